@@ -1,0 +1,19 @@
+# SegRet-L on coco-stuff10k (512x512 crops): RMT-L backbone; E=512.
+_base_ = [
+    "../_base_/models/segret.py",
+    "../_base_/datasets/coco-stuff10k.py",
+    "../_base_/default_runtime.py",
+    "../_base_/schedules/schedule_80k.py",
+]
+model = dict(
+    backbone=dict(
+        embed_dims=[112, 224, 448, 640], depths=[4, 8, 25, 8], num_heads=[7, 7, 14, 20],
+        heads_ranges=[6, 6, 6, 6], mlp_ratios=[4, 4, 3, 3], drop_path_rate=0.5,
+        decomposed_stages=[True, True, True, False],
+        layerscale_stages=[False, False, True, True], layer_init_values=1e-6),
+    decode_head=dict(
+        in_channels=[112, 224, 448, 640], decoder_params=dict(embed_dim=512),
+        num_classes=171),
+    test_cfg=dict(mode='whole'))
+optimizer = dict(lr=0.0002)
+data = dict(samples_per_gpu=4, workers_per_gpu=4)

@@ -1,0 +1,12 @@
+# SegRet-T on cityscapes (1024x1024 crops): RMT-T backbone; E=256.
+_base_ = [
+    "../_base_/models/segret.py",
+    "../_base_/datasets/cityscapes_1024x1024.py",
+    "../_base_/default_runtime.py",
+    "../_base_/schedules/schedule_160k.py",
+]
+model = dict(
+    decode_head=dict(
+        num_classes=19),
+    test_cfg=dict(mode='slide', crop_size=(1024, 1024), stride=(768, 768)))
+data = dict(samples_per_gpu=4, workers_per_gpu=4)

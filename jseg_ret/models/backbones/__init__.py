@@ -1,0 +1,3 @@
+from .rmt import VisRetNet
+
+__all__ = ["VisRetNet"]

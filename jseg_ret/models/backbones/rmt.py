@@ -1,0 +1,249 @@
+"""VisRetNet (RMT): the Vision RetNet backbone of SegRet (MODELS.md §1).
+
+Tokens are channels-last (B, H, W, C) inside the backbone; each stage's output, taken before its
+downsampling, is returned channels-first (B, C, H, W): strides 4, 8, 16, 32.
+
+Retention (Manhattan self-attention), per head n with decay λ_n = log(1 − 2^(−init − range·n/N)):
+  whole:       out = softmax(q kᵀ + λ_n (|h_i−h_j| + |w_i−w_j|)) v
+  decomposed:  v' = softmax(q_row k_rowᵀ + λ_n |w_i−w_j|) v  (along each row)
+               out = softmax(q_col k_colᵀ + λ_n |h_i−h_j|) v'  (along each column)
+"""
+import jittor as jt
+import numpy as np
+from jittor import nn
+
+from ...bricks import GELU, DropPath, build_norm_layer, constant_init, trunc_normal_init
+from ...ops import retention_1d, retention_2d
+from ...registry import BACKBONES
+
+
+class DWConv2d(nn.Module):
+    """Depthwise conv applied to a channels-last map (B, H, W, C)."""
+
+    def __init__(self, dim, kernel_size, padding):
+        self.conv = nn.Conv2d(dim, dim, kernel_size, 1, padding, groups=dim)
+
+    def execute(self, x):
+        return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class RetNetRelPos2d(nn.Module):
+    """Holds the per-head decay rates λ_n (buffer ``decay``).
+
+    ``angle`` (the classification RMT's rotary frequencies) is not used by the segmentation
+    backbone; it is kept so checkpoints round-trip with the same keys.
+    """
+
+    def __init__(self, embed_dim, num_heads, initial_value, heads_range):
+        key_dim = embed_dim // num_heads
+        angle = 1.0 / (10000 ** np.linspace(0, 1, key_dim // 2))
+        self.angle = jt.array(np.repeat(angle, 2).astype(np.float32)).stop_grad()
+        n = np.arange(num_heads, dtype=np.float32)
+        decay = np.log(1 - 2 ** (-initial_value - heads_range * n / num_heads))
+        self.decay = jt.array(decay.astype(np.float32)).stop_grad()
+
+
+class VisionRetention(nn.Module):
+    """Manhattan self-attention with a depthwise 5×5 local enhancement (lepe) on v."""
+
+    def __init__(self, embed_dim, num_heads, value_factor=1, retention_impl="auto"):
+        self.num_heads = num_heads
+        self.head_dim = embed_dim * value_factor // num_heads
+        self.key_dim = embed_dim // num_heads
+        self.scaling = self.key_dim ** -0.5
+        self.retention_impl = retention_impl
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=True)
+        self.k_proj = nn.Linear(embed_dim, embed_dim, bias=True)
+        self.v_proj = nn.Linear(embed_dim, embed_dim * value_factor, bias=True)
+        self.lepe = DWConv2d(embed_dim * value_factor, 5, 2)
+        self.out_proj = nn.Linear(embed_dim * value_factor, embed_dim, bias=True)
+
+    def execute(self, x, decay, decomposed):
+        b, h, w, _ = x.shape
+        n = self.num_heads
+        q = self.q_proj(x)
+        k = self.k_proj(x) * self.scaling
+        v = self.v_proj(x)
+        lepe = self.lepe(v)
+        q = q.reshape(b, h, w, n, self.key_dim)
+        k = k.reshape(b, h, w, n, self.key_dim)
+        v = v.reshape(b, h, w, n, self.head_dim)
+        if decomposed:
+            out = self._decomposed(q, k, v, decay, b, h, w)
+        else:
+            out = self._whole(q, k, v, decay, b, h, w)
+        return self.out_proj(out + lepe)
+
+    def _whole(self, q, k, v, decay, b, h, w):
+        def heads_first(t):  # (b, h, w, n, d) -> (b, n, h·w, d)
+            return t.permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, t.shape[-1])
+        out = retention_2d(heads_first(q), heads_first(k), heads_first(v), decay, (h, w),
+                           impl=self.retention_impl)
+        return out.permute(0, 2, 1, 3).reshape(b, h, w, -1)
+
+    def _decomposed(self, q, k, v, decay, b, h, w):
+        n = self.num_heads
+
+        def rows(t):  # (b, h, w, n, d) -> (b·h, n, w, d): one sequence per row
+            return t.permute(0, 1, 3, 2, 4).reshape(b * h, n, w, t.shape[-1])
+
+        def cols(t):  # (b, h, w, n, d) -> (b·w, n, h, d): one sequence per column
+            return t.permute(0, 2, 3, 1, 4).reshape(b * w, n, h, t.shape[-1])
+
+        v_rows = retention_1d(rows(q), rows(k), rows(v), decay, impl=self.retention_impl)
+        v_rows = v_rows.reshape(b, h, n, w, self.head_dim).permute(0, 1, 3, 2, 4)
+        out = retention_1d(cols(q), cols(k), cols(v_rows), decay, impl=self.retention_impl)
+        # (b·w, n, h, e) -> (b, h, w, n·e)
+        return out.reshape(b, w, n, h, self.head_dim).permute(0, 3, 1, 2, 4).reshape(b, h, w, -1)
+
+
+class FeedForwardNetwork(nn.Module):
+    def __init__(self, embed_dim, ffn_dim):
+        self.fc1 = nn.Linear(embed_dim, ffn_dim)
+        self.activation = GELU()
+        self.fc2 = nn.Linear(ffn_dim, embed_dim)
+
+    def execute(self, x):
+        return self.fc2(self.activation(self.fc1(x)))
+
+
+class RetBlock(nn.Module):
+    """x += pos(x); x += DropPath(γ1·Retention(LN1(x))); x += DropPath(γ2·FFN(LN2(x)))."""
+
+    def __init__(self, embed_dim, num_heads, ffn_dim, drop_path=0.0, layerscale=False,
+                 layer_init_value=1e-5, retention_impl="auto"):
+        self.layerscale = layerscale
+        self.retention_layer_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.retention = VisionRetention(embed_dim, num_heads, retention_impl=retention_impl)
+        self.drop_path = DropPath(drop_path)
+        self.final_layer_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.ffn = FeedForwardNetwork(embed_dim, ffn_dim)
+        self.pos = DWConv2d(embed_dim, 3, 1)
+        if layerscale:
+            self.gamma_1 = jt.full((1, 1, 1, embed_dim), layer_init_value, "float32")
+            self.gamma_2 = jt.full((1, 1, 1, embed_dim), layer_init_value, "float32")
+
+    def execute(self, x, decay, decomposed):
+        x = x + self.pos(x)
+        y = self.retention(self.retention_layer_norm(x), decay, decomposed)
+        x = x + self.drop_path(self.gamma_1 * y if self.layerscale else y)
+        y = self.ffn(self.final_layer_norm(x))
+        return x + self.drop_path(self.gamma_2 * y if self.layerscale else y)
+
+
+class PatchMerging(nn.Module):
+    """Downsampling between stages: conv3×3 stride 2 (``reduction``) + norm."""
+
+    def __init__(self, dim, out_dim, norm_cfg):
+        self.reduction = nn.Conv2d(dim, out_dim, 3, 2, 1)
+        self.norm = build_norm_layer(norm_cfg, out_dim)[1]
+
+    def execute(self, x):  # (b, h, w, c) -> (b, h/2, w/2, c')
+        return self.norm(self.reduction(x.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+
+
+class BasicLayer(nn.Module):
+    """One stage: blocks sharing one ``Relpos`` (decay rates), then optional downsampling."""
+
+    def __init__(self, embed_dim, out_dim, depth, num_heads, init_value, heads_range, ffn_dim,
+                 drop_path, decomposed, layerscale, layer_init_value, norm_cfg, downsample,
+                 retention_impl):
+        self.decomposed = decomposed
+        self.Relpos = RetNetRelPos2d(embed_dim, num_heads, init_value, heads_range)
+        self.blocks = nn.ModuleList([
+            RetBlock(embed_dim, num_heads, ffn_dim, drop_path[i], layerscale, layer_init_value,
+                     retention_impl) for i in range(depth)])
+        self.downsample = PatchMerging(embed_dim, out_dim, norm_cfg) if downsample else None
+
+    def execute(self, x):
+        decay = self.Relpos.decay
+        for blk in self.blocks:
+            x = blk(x, decay, self.decomposed)
+        x_down = self.downsample(x) if self.downsample is not None else x
+        return x, x_down
+
+
+class PatchEmbed(nn.Module):
+    """Stem: four 3×3 convs (two of stride 2) with BN and GELU: stride 4, channels-last out."""
+
+    def __init__(self, in_chans, embed_dim, norm_cfg):
+        half = embed_dim // 2
+
+        def norm(c):
+            return build_norm_layer(norm_cfg, c)[1]
+
+        self.proj = nn.Sequential(
+            nn.Conv2d(in_chans, half, 3, 2, 1), norm(half), GELU(),
+            nn.Conv2d(half, half, 3, 1, 1), norm(half), GELU(),
+            nn.Conv2d(half, embed_dim, 3, 2, 1), norm(embed_dim), GELU(),
+            nn.Conv2d(embed_dim, embed_dim, 3, 1, 1), norm(embed_dim))
+
+    def execute(self, x):
+        return self.proj(x).permute(0, 2, 3, 1)
+
+
+@BACKBONES.register_module()
+class VisRetNet(nn.Module):
+    """RMT backbone. ``decomposed_stages``/``layerscale_stages`` are per-stage booleans.
+
+    Stochastic depth grows linearly from 0 to ``drop_path_rate`` over all blocks.
+    """
+
+    def __init__(self, in_chans=3, embed_dims=(64, 128, 256, 512), depths=(2, 2, 8, 2),
+                 num_heads=(4, 4, 8, 16), init_values=(2, 2, 2, 2), heads_ranges=(4, 4, 6, 6),
+                 mlp_ratios=(3, 3, 3, 3), drop_path_rate=0.1,
+                 decomposed_stages=(True, True, False, False),
+                 layerscale_stages=(False, False, False, False), layer_init_values=1e-6,
+                 norm_cfg=dict(type="BN", requires_grad=True), out_indices=(0, 1, 2, 3),
+                 retention_impl="auto", pretrained=None, init_cfg=None):
+        per_stage = dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
+                         init_values=init_values, heads_ranges=heads_ranges,
+                         mlp_ratios=mlp_ratios, decomposed_stages=decomposed_stages,
+                         layerscale_stages=layerscale_stages)
+        num_stages = len(depths)
+        for name, values in per_stage.items():
+            if len(values) != num_stages:
+                raise ValueError(f"VisRetNet: {name} has {len(values)} entries, expected one per "
+                                 f"stage ({num_stages})")
+        for i, (dim, heads) in enumerate(zip(embed_dims, num_heads)):
+            if dim % heads:
+                raise ValueError(f"VisRetNet: stage {i} embed dim {dim} is not divisible by "
+                                 f"{heads} heads")
+        self.out_indices = tuple(out_indices)
+        self.num_stages = num_stages
+        self.pretrained = pretrained
+        self.patch_embed = PatchEmbed(in_chans, embed_dims[0], norm_cfg)
+        dpr = np.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.layers = nn.ModuleList()
+        for i in range(num_stages):
+            start = sum(depths[:i])
+            self.layers.append(BasicLayer(
+                embed_dim=embed_dims[i],
+                out_dim=embed_dims[i + 1] if i < num_stages - 1 else None,
+                depth=depths[i], num_heads=num_heads[i], init_value=init_values[i],
+                heads_range=heads_ranges[i], ffn_dim=int(mlp_ratios[i] * embed_dims[i]),
+                drop_path=dpr[start:start + depths[i]], decomposed=decomposed_stages[i],
+                layerscale=layerscale_stages[i], layer_init_value=layer_init_values,
+                norm_cfg=norm_cfg, downsample=i < num_stages - 1,
+                retention_impl=retention_impl))
+        self.init_weights()
+
+    def init_weights(self):
+        """Linear: trunc-normal std 0.02, bias 0; LayerNorm: 1, 0 (RMT's _init_weights)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_init(m, std=0.02, bias=0.0)
+            elif isinstance(m, nn.LayerNorm):
+                constant_init(m, 1.0, bias=0.0)
+
+    def execute(self, x):
+        x = self.patch_embed(x)
+        outs = []
+        for i, layer in enumerate(self.layers):
+            x_out, x = layer(x)
+            if i in self.out_indices:
+                outs.append(x_out.permute(0, 3, 1, 2))
+        return outs
+
+
+__all__ = ["VisRetNet"]

@@ -1,0 +1,19 @@
+"""Bilinear/nearest resize of NCHW tensors with mmseg's semantics (align_corners=False default)."""
+import jittor as jt
+from jittor import nn
+
+
+def resize(x, size=None, scale_factor=None, mode="bilinear", align_corners=False):
+    """Resize ``x`` (N, C, H, W) to ``size`` (h, w) or by ``scale_factor``."""
+    if size is None:
+        if scale_factor is None:
+            raise ValueError("resize needs size or scale_factor")
+        h, w = x.shape[-2:]
+        sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        size = (int(h * sf[0]), int(w * sf[1]))
+    size = tuple(int(s) for s in size)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    if mode == "nearest":
+        return nn.interpolate(x, size=size, mode="nearest")
+    return nn.interpolate(x, size=size, mode=mode, align_corners=align_corners)
