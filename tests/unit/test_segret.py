@@ -98,9 +98,11 @@ def test_train_backward_reaches_every_used_parameter(segret_t):
         assert np.isfinite(g).all(), name
         if not np.any(g):
             zero.append(name)
-    # zeroLayer convs start at zero, so the BN after them gets no gradient only if the
-    # conv weights' gradient is also zero: all params must receive a signal except none.
-    assert not zero, zero[:10]
+    # At init the zero branch's conv outputs exactly 0, so the BN after it normalizes a constant
+    # (x_hat = 0) and its scale gets exactly zero gradient; the conv itself does get one, so
+    # the branch starts learning. Every other used parameter receives a signal.
+    expected_zero = {f"decode_head.linear_c{i}.zeroLayer.bn.weight" for i in range(1, 5)}
+    assert set(zero) == expected_zero, sorted(set(zero) ^ expected_zero)[:10]
 
 
 def test_residual_branch_is_zero_at_init(segret_t):
@@ -179,5 +181,5 @@ def test_decay_rates_follow_formula(segret_t):
     layer = segret_t.backbone.layers[2]  # RMT-T stage 3: 8 heads, init 2, range 6
     n = np.arange(8)
     expected = np.log(1 - 2.0 ** (-2 - 6 * n / 8))
-    np.testing.assert_allclose(layer.Relpos.decay.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(layer.Relpos.decay.numpy(), expected, rtol=1e-5)  # float32
     assert [l.decomposed for l in segret_t.backbone.layers] == [True, True, False, False]

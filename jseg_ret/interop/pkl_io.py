@@ -1,0 +1,80 @@
+"""Jittor ``.pkl`` checkpoints (this project's format): ``jt.save({'meta', 'state_dict', ...})``.
+
+``jt.save`` writes ``pickle.dumps(obj, 4) + sha1 + b'HCAJSLHD'``. ``jt.load`` is a plain
+``pickle.load`` and would run any code a downloaded file names, so reading goes through the same
+whitelisting unpickler as ``.pth`` files (plus ``jittor_core.Var``, read back as its numpy array)
+after checking the checksum. Writing uses ``jt.save`` on a temporary file, then a rename.
+"""
+import hashlib
+import io
+import os
+
+from .errors import CheckpointError
+from .safe_pickle import SafeUnpickler
+
+JITTOR_TRAILER = b"HCAJSLHD"
+_CHECKSUM_LEN = 20  # sha1
+
+
+def _var_as_numpy(array, *args):
+    return array  # jt.Var pickles as jittor_core.Var(ndarray); keep the ndarray
+
+
+_JITTOR_GLOBALS = {("jittor", "jittor_core.Var"): _var_as_numpy,
+                   ("jittor_core", "Var"): _var_as_numpy}
+
+
+def is_jittor_pkl(path):
+    """True when the file ends with ``jt.save``'s trailer."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < len(JITTOR_TRAILER):
+                return False
+            f.seek(-len(JITTOR_TRAILER), os.SEEK_END)
+            return f.read() == JITTOR_TRAILER
+    except OSError:
+        return False
+
+
+def load_pkl(path):
+    """Read a ``jt.save`` file safely; Jittor Vars come back as numpy arrays."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such file (expected a Jittor .pkl checkpoint)")
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.endswith(JITTOR_TRAILER):
+        body = data[:-len(JITTOR_TRAILER) - _CHECKSUM_LEN]
+        checksum = data[-len(JITTOR_TRAILER) - _CHECKSUM_LEN:-len(JITTOR_TRAILER)]
+        if hashlib.sha1(body).digest() != checksum:
+            raise CheckpointError(f"{path}: checksum mismatch (truncated or corrupt Jittor .pkl)")
+        data = body
+    try:
+        return SafeUnpickler(io.BytesIO(data), path, extra=_JITTOR_GLOBALS).load()
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}. If you trust this file, load it with jittor.load(path) and "
+                              "pass the resulting dict instead of the path") from e
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a readable Jittor .pkl checkpoint "
+                              f"({type(e).__name__}: {e})") from e
+
+
+def save_pkl(obj, path):
+    """``jt.save(obj, path)`` atomically (temporary file in the same folder, then rename)."""
+    import jseg_ret  # noqa: F401  (prepares Jittor before its import)
+    import jittor as jt
+
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"{path}: directory {directory} does not exist")
+    tmp = f"{path}.tmp-{os.getpid()}.pkl"  # jt.save picks its format from the extension
+    try:
+        jt.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
