@@ -1,0 +1,4 @@
+from .fpn import FPN
+from .frm import FRM
+
+__all__ = ["FPN", "FRM"]

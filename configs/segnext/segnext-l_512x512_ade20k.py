@@ -1,0 +1,22 @@
+# SegNeXt-L on ADE20K (512x512 crops): MSCAN-L backbone.
+# As the SegNeXt repository's config.
+_base_ = [
+    "../_base_/models/segnext.py",
+    "../_base_/datasets/ade20k.py",
+    "../_base_/default_runtime.py",
+    "../_base_/schedules/schedule_segnext_160k.py",
+]
+model = dict(
+    backbone=dict(
+        arch="l",
+        embed_dims=[64, 128, 320, 512],
+        depths=[3, 5, 27, 3],
+        drop_path_rate=0.3),
+    decode_head=dict(
+        in_channels=[128, 320, 512],
+        channels=1024,
+        ham_channels=1024,
+        ham_kwargs=dict(MD_R=64),
+        num_classes=150),
+    test_cfg=dict(mode="whole"))
+data = dict(samples_per_gpu=4, workers_per_gpu=4)

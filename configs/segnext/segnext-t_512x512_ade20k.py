@@ -1,0 +1,13 @@
+# SegNeXt-T on ADE20K (512x512 crops): MSCAN-T backbone.
+# As the SegNeXt repository's config.
+_base_ = [
+    "../_base_/models/segnext.py",
+    "../_base_/datasets/ade20k.py",
+    "../_base_/default_runtime.py",
+    "../_base_/schedules/schedule_segnext_160k.py",
+]
+model = dict(
+    decode_head=dict(
+        num_classes=150),
+    test_cfg=dict(mode="whole"))
+data = dict(samples_per_gpu=8, workers_per_gpu=4)
