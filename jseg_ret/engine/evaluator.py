@@ -72,6 +72,8 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
     for idx in bar:
         item = dataset[idx]
         pred = predict_item(model, item)
+        # with on_bad_sample='skip' the item may be a later sample: score it against its own label
+        idx = _sample_index(item, idx)
         gt = dataset.get_gt_seg_map(idx)
         if pred.shape != gt.shape:
             raise ValueError(f"prediction {pred.shape} and label {gt.shape} differ for image "
@@ -93,6 +95,13 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
             save_summary_json(summary, os.path.join(work_dir, "eval_results.json"))
     model.train()
     return summary
+
+
+def _sample_index(item, default):
+    metas = item["img_metas"]
+    meta = metas[0] if isinstance(metas, (list, tuple)) else metas
+    meta = meta.data if hasattr(meta, "data") else meta
+    return int(meta.get("sample_idx", default)) if isinstance(meta, dict) else default
 
 
 def _image_name(dataset, idx):

@@ -142,7 +142,7 @@ class Runner:
             best = ckpt.get("best", {})
             self.logger.info(f"resumed from {resume} at iteration {start_iter}")
         elif cfg.get("load_from"):
-            load_checkpoint(cfg.load_from, self.model, strict=False)
+            load_checkpoint(cfg.load_from, self.model, strict=False)  # as mmseg: fine-tuning
             self.logger.info(f"loaded weights from {cfg.load_from}")
         broadcast_parameters(self.model)
 

@@ -44,6 +44,9 @@ class Family:
     classifier: tuple = ("decode_head.conv_seg.", "auxiliary_head.conv_seg.")
     # full-model key prefix -> why the model may lack it (dropped instead of 'unexpected')
     unused: dict = field(default_factory=dict)
+    # model key prefix -> why a checkpoint may lack the whole module (left as initialized): the
+    # layers a family adds on top of a base architecture whose checkpoints it starts from
+    new_layers: dict = field(default_factory=dict)
 
     def matches(self, backbone_keys):
         return all(any(re.search(p, k) for k in backbone_keys) for p in self.signature)
@@ -70,7 +73,12 @@ register_family(Family(
     signature=(r"^patch_embed1\.", r"^block1\.\d+\.attn\.spatial_gating_unit\.conv0_1\.")))
 register_family(Family(
     name="frm", backbone="VAN",
-    signature=(r"^block1\.\d+\.attn\.spatial_gating_unit\.conv_spatial\.",)))
+    signature=(r"^block1\.\d+\.attn\.spatial_gating_unit\.conv_spatial\.",),
+    new_layers={
+        "neck.refine.": "the feature refinement module is new in FRM; a VAN + semantic-FPN "
+                        "checkpoint has none, so it starts from its initialization",
+        "decode_head.proj_head.": "the contrastive projection head is new in FRM (training "
+                                  "only); starts from its initialization"}))
 
 _GENERIC = Family(name="unknown", backbone="unknown", signature=())
 

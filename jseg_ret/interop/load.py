@@ -96,6 +96,8 @@ def load_checkpoint_into(model, path_or_state, family=None, backbone_only=False,
             continue
         if skip_classifier and is_classifier_key(fam, key):
             report.skipped.append((key, REASON_SKIP_CLASSIFIER))
+        elif (reason := _new_layer_reason(fam, key, mapped)) is not None:
+            report.skipped.append((key, reason))
         else:
             report.missing.append(key)
 
@@ -106,6 +108,15 @@ def load_checkpoint_into(model, path_or_state, family=None, backbone_only=False,
     if verbose:
         print(report.summary())
     return report
+
+
+def _new_layer_reason(fam, key, mapped):
+    """Why ``key`` may be absent: its module is new in this family and the checkpoint has none
+    of it (a checkpoint holding part of such a module is still incomplete)."""
+    for prefix, reason in fam.new_layers.items():
+        if key.startswith(prefix) and not any(k.startswith(prefix) for k in mapped):
+            return reason
+    return None
 
 
 def _resolve_family(family, model_keys, ckpt_keys, source):

@@ -1,0 +1,42 @@
+"""Write Cityscapes predictions as labelId PNGs for the official evaluation scripts.
+
+Naming follows mmseg's format_results: ``<out_dir>/<image basename without extension>.png``,
+e.g. ``frankfurt/frankfurt_000000_000294_leftImg8bit.png`` ->
+``<out_dir>/frankfurt_000000_000294_leftImg8bit.png``; cityscapesScripts'
+evalPixelLevelSemanticLabeling finds it by the ``<city>_<seq>_<frame>`` prefix.
+"""
+import os
+import os.path as osp
+
+import numpy as np
+from PIL import Image
+
+from ..datasets.label_maps import cityscapes_id_palette, cityscapes_trainid_to_id_lut
+
+_TRAINID_TO_ID = cityscapes_trainid_to_id_lut()
+_ID_PALETTE = cityscapes_id_palette()
+
+
+def trainid_to_labelid(pred_trainids):
+    """trainIds (0..18; anything else -> 0 'unlabeled') to Cityscapes labelIds, uint8."""
+    pred = np.asarray(pred_trainids)
+    if pred.ndim != 2:
+        raise ValueError(f"prediction must be (H, W), got shape {pred.shape}")
+    pred = np.where((pred >= 0) & (pred < 256), pred, 255).astype(np.uint8)
+    return np.take(_TRAINID_TO_ID, pred)
+
+
+def cityscapes_result_path(out_dir, img_filename):
+    return osp.join(out_dir, osp.splitext(osp.basename(img_filename))[0] + ".png")
+
+
+def cityscapes_export(pred_trainids, out_path, to_label_id=True):
+    """Save one (H, W) prediction as a palette PNG of labelIds (or trainIds); returns the path."""
+    pred = trainid_to_labelid(pred_trainids) if to_label_id else np.asarray(pred_trainids,
+                                                                            dtype=np.uint8)
+    os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
+    pred = np.ascontiguousarray(pred)
+    img = Image.frombytes("P", (pred.shape[1], pred.shape[0]), pred.tobytes())  # indices = ids
+    img.putpalette(_ID_PALETTE)
+    img.save(out_path)
+    return out_path

@@ -1,0 +1,1 @@
+"""Dataset converters: raw downloads -> the mmseg layouts the datasets read."""
