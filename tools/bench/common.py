@@ -10,6 +10,7 @@ def machine_info():
     info = {"python": platform.python_version(), "platform": platform.platform(),
             "cpu_count": os.cpu_count(), "processor": platform.processor()}
     try:
+        import jseg_ret  # noqa: F401  (prepares Jittor: CPU fallback, oneDNN)
         import jittor as jt
         info["jittor"] = jt.__version__
         info["use_cuda"] = int(jt.flags.use_cuda)

@@ -1,0 +1,330 @@
+// Fused Manhattan-decay retention, CPU (C++14 + OpenMP).
+//
+//   O_i = sum_j softmax_j(q_i . k_j + lambda_n (|h_i-h_j| + |w_i-w_j|)) v_j,  token t = h*W + w.
+//
+// Streaming (FlashAttention-style): never builds an L x L tensor. All tiles keep the *vector* axis
+// (NB tokens, contiguous) last, so every inner loop is a fixed-width FMA over NB lanes:
+//   forward / dQ : vector over a block of NB queries, streaming over key rows
+//                  (the row max / sum of the softmax are then element-wise vector ops);
+//   dK, dV       : vector over a block of NB keys, streaming over query rows.
+// Backward recomputes probabilities from q, k and the log-sum-exp; D_i = rowsum(dO_i * O_i).
+// No at-sign characters in this file: Jittor's code-op preprocessor reserves them.
+#ifndef JSEG_RETENTION_CPU_H
+#define JSEG_RETENTION_CPU_H
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace jseg_retention {
+
+#if defined(__AVX512F__)
+constexpr int NB = 64;  // 4 zmm per row: MR x NB/16 = 16 accumulators in the micro-kernel
+#else
+constexpr int NB = 32;  // 4 ymm per row on AVX2
+#endif
+constexpr int TR = 64;  // streamed rows per tile (keys in forward/dQ, queries in dK/dV)
+constexpr int MR = 4;   // rows per micro-kernel step
+
+typedef int64_t idx_t;
+
+// exp(x) for float, Cephes polynomial (~1 ulp) written without library calls so the compiler
+// vectorises it; exactly 0 below -87.3 (masked / far-away keys).
+inline float exp_t(float x) {
+  const float xc = std::min(std::max(x, -87.0f), 88.0f);
+  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  float r = xc - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  const float r2 = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return x < -87.0f ? 0.0f : p * scale;
+}
+inline double exp_t(double x) { return std::exp(x); }  // float64: reference precision (tests)
+
+// Initial running max: finite (the kernels are built with -Ofast, which assumes no infinities).
+template <typename T> inline T lowest() { return static_cast<T>(-1e30); }
+
+// C[r][0:NB] (+)= sum_k A[r*ars + k*aks] * B[k][0:NB], r < ROWS. B, C have row stride NB.
+template <typename T, int ROWS, bool ACC>
+inline void micro(T* __restrict C, const T* __restrict A, idx_t ars, idx_t aks,
+                  const T* __restrict B, int K) {
+  T acc[ROWS][NB];
+  for (int r = 0; r < ROWS; ++r)
+    for (int u = 0; u < NB; ++u) acc[r][u] = ACC ? C[r * NB + u] : T(0);
+  for (int k = 0; k < K; ++k) {
+    const T* __restrict b = B + static_cast<idx_t>(k) * NB;
+    for (int r = 0; r < ROWS; ++r) {
+      const T a = A[r * ars + k * aks];
+      for (int u = 0; u < NB; ++u) acc[r][u] += a * b[u];
+    }
+  }
+  for (int r = 0; r < ROWS; ++r)
+    for (int u = 0; u < NB; ++u) C[r * NB + u] = acc[r][u];
+}
+
+// C (M x NB) (+)= A (M x K, strides ars/aks) * B (K x NB).
+template <typename T, bool ACC>
+inline void gemm(T* C, int M, const T* A, idx_t ars, idx_t aks, const T* B, int K) {
+  int r = 0;
+  for (; r + MR <= M; r += MR) micro<T, MR, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
+  for (; r < M; ++r) micro<T, 1, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
+}
+
+// Loads rows [t0, t0+n) of a (L x dim) matrix transposed into dst (dim x NB), zero-padded.
+template <typename T>
+inline void load_t(T* dst, const T* src, int t0, int n, int dim) {
+  for (int c = 0; c < dim; ++c) {
+    T* row = dst + static_cast<idx_t>(c) * NB;
+    for (int u = 0; u < n; ++u) row[u] = src[static_cast<idx_t>(t0 + u) * dim + c];
+    for (int u = n; u < NB; ++u) row[u] = T(0);
+  }
+}
+
+// Grid coordinates of tokens [t0, t0+NB) (beyond L: harmless values, results are discarded).
+template <typename T>
+inline void coords(T* hv, T* wv, int t0, int W) {
+  for (int u = 0; u < NB; ++u) {
+    hv[u] = static_cast<T>((t0 + u) / W);
+    wv[u] = static_cast<T>((t0 + u) % W);
+  }
+}
+
+// row[u] += lam * (|hv[u] - h| + |wv[u] - w|)
+template <typename T>
+inline void add_bias(T* __restrict row, T lam, const T* __restrict hv, const T* __restrict wv,
+                     T h, T w) {
+  for (int u = 0; u < NB; ++u) row[u] += lam * (std::abs(hv[u] - h) + std::abs(wv[u] - w));
+}
+
+// 64-byte aligned per-thread scratch.
+template <typename T>
+struct Scratch {
+  std::vector<T> buf;
+  T* base;
+  T* next;
+  explicit Scratch(idx_t n) : buf(n + 64) {
+    base = reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+    next = base;
+  }
+  T* take(idx_t n) {  // n rounded up to whole cache lines
+    T* p = next;
+    next += (n + 15) & ~idx_t(15);
+    return p;
+  }
+};
+
+inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// ---------------------------------------------------------------------------------------------
+// Forward. q, k: (BN, L, d); v, o: (BN, L, e); lse: (BN, L); decay: (N,).
+// BN = B*N; the head of row bn is bn % N.
+template <typename T>
+void forward(const T* q, const T* k, const T* v, const float* decay, T* o, T* lse,
+             int BN, int N, int L, int d, int e, int W) {
+  const int nqb = ceil_div(L, NB);
+  const idx_t ntask = static_cast<idx_t>(BN) * nqb;
+#pragma omp parallel
+  {
+    Scratch<T> s(static_cast<idx_t>(d + e + TR + 8) * NB + 1024);
+    T* Qt = s.take(static_cast<idx_t>(d) * NB);   // query block, transposed (d x NB)
+    T* OT = s.take(static_cast<idx_t>(e) * NB);   // output accumulator, transposed (e x NB)
+    T* St = s.take(static_cast<idx_t>(TR) * NB);  // logits / probabilities (keys x queries)
+    T* qh = s.take(NB);
+    T* qw = s.take(NB);
+    T* m = s.take(NB);
+    T* l = s.take(NB);
+    T* mt = s.take(NB);
+    T* alpha = s.take(NB);
+#pragma omp for schedule(dynamic, 1)
+    for (idx_t task = 0; task < ntask; ++task) {
+      const int bn = static_cast<int>(task / nqb);
+      const int i0 = static_cast<int>(task % nqb) * NB;
+      const int nq = std::min(NB, L - i0);
+      const T lam = static_cast<T>(decay[bn % N]);
+      const T* qb = q + static_cast<idx_t>(bn) * L * d;
+      const T* kb = k + static_cast<idx_t>(bn) * L * d;
+      const T* vb = v + static_cast<idx_t>(bn) * L * e;
+      load_t(Qt, qb, i0, nq, d);
+      coords(qh, qw, i0, W);
+      std::fill(OT, OT + static_cast<idx_t>(e) * NB, T(0));
+      for (int u = 0; u < NB; ++u) { m[u] = lowest<T>(); l[u] = T(0); }
+      for (int j0 = 0; j0 < L; j0 += TR) {
+        const int nk = std::min(TR, L - j0);
+        gemm<T, false>(St, nk, kb + static_cast<idx_t>(j0) * d, d, 1, Qt, d);  // St = K Q^T
+        for (int u = 0; u < NB; ++u) mt[u] = m[u];
+        for (int r = 0; r < nk; ++r) {
+          T* row = St + static_cast<idx_t>(r) * NB;
+          const int j = j0 + r;
+          add_bias(row, lam, qh, qw, static_cast<T>(j / W), static_cast<T>(j % W));
+          for (int u = 0; u < NB; ++u) mt[u] = std::max(mt[u], row[u]);
+        }
+        for (int u = 0; u < NB; ++u) {
+          alpha[u] = exp_t(m[u] - mt[u]);
+          m[u] = mt[u];
+          l[u] *= alpha[u];
+        }
+        for (int r = 0; r < nk; ++r) {
+          T* row = St + static_cast<idx_t>(r) * NB;
+          for (int u = 0; u < NB; ++u) {
+            row[u] = exp_t(row[u] - m[u]);
+            l[u] += row[u];
+          }
+        }
+        for (int c = 0; c < e; ++c) {
+          T* row = OT + static_cast<idx_t>(c) * NB;
+          for (int u = 0; u < NB; ++u) row[u] *= alpha[u];
+        }
+        gemm<T, true>(OT, e, vb + static_cast<idx_t>(j0) * e, 1, e, St, nk);  // OT += V^T P^T
+      }
+      T* ob = o + static_cast<idx_t>(bn) * L * e;
+      T* lb = lse + static_cast<idx_t>(bn) * L;
+      for (int u = 0; u < nq; ++u) {
+        const T inv = T(1) / l[u];
+        for (int c = 0; c < e; ++c) ob[static_cast<idx_t>(i0 + u) * e + c] = OT[c * NB + u] * inv;
+        lb[i0 + u] = m[u] + std::log(l[u]);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward: dq, dk (BN, L, d), dv (BN, L, e). Two kinds of independent tasks in one parallel loop
+// (no atomics, deterministic): dQ per query block, dK/dV per key block.
+template <typename T>
+void dq_task(const T* qb, const T* kb, const T* vb, const T* dob, const T* lb, const T* Db,
+             T* dqb, T lam, int i0, int L, int d, int e, int W, Scratch<T>& s) {
+  T* mark = s.next;
+  T* Qt = s.take(static_cast<idx_t>(d) * NB);
+  T* dOt = s.take(static_cast<idx_t>(e) * NB);
+  T* dQT = s.take(static_cast<idx_t>(d) * NB);
+  T* St = s.take(static_cast<idx_t>(TR) * NB);
+  T* dPt = s.take(static_cast<idx_t>(TR) * NB);
+  T* qh = s.take(NB);
+  T* qw = s.take(NB);
+  T* ls = s.take(NB);
+  T* Ds = s.take(NB);
+  const int nq = std::min(NB, L - i0);
+  load_t(Qt, qb, i0, nq, d);
+  load_t(dOt, dob, i0, nq, e);
+  coords(qh, qw, i0, W);
+  for (int u = 0; u < NB; ++u) {
+    ls[u] = u < nq ? lb[i0 + u] : T(0);
+    Ds[u] = u < nq ? Db[i0 + u] : T(0);
+  }
+  std::fill(dQT, dQT + static_cast<idx_t>(d) * NB, T(0));
+  for (int j0 = 0; j0 < L; j0 += TR) {
+    const int nk = std::min(TR, L - j0);
+    const T* kt = kb + static_cast<idx_t>(j0) * d;
+    gemm<T, false>(St, nk, kt, d, 1, Qt, d);                                  // S^T = K Q^T
+    gemm<T, false>(dPt, nk, vb + static_cast<idx_t>(j0) * e, e, 1, dOt, e);  // dP^T = V dO^T
+    for (int r = 0; r < nk; ++r) {
+      T* srow = St + static_cast<idx_t>(r) * NB;
+      const T* prow = dPt + static_cast<idx_t>(r) * NB;
+      const int j = j0 + r;
+      add_bias(srow, lam, qh, qw, static_cast<T>(j / W), static_cast<T>(j % W));
+      for (int u = 0; u < NB; ++u) srow[u] = exp_t(srow[u] - ls[u]) * (prow[u] - Ds[u]);  // dS^T
+    }
+    gemm<T, true>(dQT, d, kt, 1, d, St, nk);  // dQ^T += K^T dS^T
+  }
+  for (int u = 0; u < nq; ++u)
+    for (int c = 0; c < d; ++c) dqb[static_cast<idx_t>(i0 + u) * d + c] = dQT[c * NB + u];
+  s.next = mark;
+}
+
+template <typename T>
+void dkv_task(const T* qb, const T* kb, const T* vb, const T* dob, const T* lb, const T* Db,
+              T* dkb, T* dvb, T lam, int j0, int L, int d, int e, int W, Scratch<T>& s) {
+  T* mark = s.next;
+  T* Kt = s.take(static_cast<idx_t>(d) * NB);
+  T* Vt = s.take(static_cast<idx_t>(e) * NB);
+  T* dKT = s.take(static_cast<idx_t>(d) * NB);
+  T* dVT = s.take(static_cast<idx_t>(e) * NB);
+  T* S = s.take(static_cast<idx_t>(TR) * NB);
+  T* dP = s.take(static_cast<idx_t>(TR) * NB);
+  T* kh = s.take(NB);
+  T* kw = s.take(NB);
+  T* valid = s.take(NB);  // 0 on padded keys: their exp() may be huge, never let it spread
+  const int nk = std::min(NB, L - j0);
+  load_t(Kt, kb, j0, nk, d);
+  load_t(Vt, vb, j0, nk, e);
+  coords(kh, kw, j0, W);
+  for (int u = 0; u < NB; ++u) valid[u] = u < nk ? T(1) : T(0);
+  std::fill(dKT, dKT + static_cast<idx_t>(d) * NB, T(0));
+  std::fill(dVT, dVT + static_cast<idx_t>(e) * NB, T(0));
+  for (int i0 = 0; i0 < L; i0 += TR) {
+    const int nq = std::min(TR, L - i0);
+    const T* qt = qb + static_cast<idx_t>(i0) * d;
+    const T* dot = dob + static_cast<idx_t>(i0) * e;
+    gemm<T, false>(S, nq, qt, d, 1, Kt, d);    // S = Q K^T
+    gemm<T, false>(dP, nq, dot, e, 1, Vt, e);  // dP = dO V^T
+    for (int r = 0; r < nq; ++r) {
+      T* srow = S + static_cast<idx_t>(r) * NB;
+      T* prow = dP + static_cast<idx_t>(r) * NB;
+      const int i = i0 + r;
+      add_bias(srow, lam, kh, kw, static_cast<T>(i / W), static_cast<T>(i % W));
+      const T li = lb[i], Di = Db[i];
+      for (int u = 0; u < NB; ++u) {
+        const T p = exp_t(srow[u] - li) * valid[u];
+        srow[u] = p;                   // P
+        prow[u] = p * (prow[u] - Di);  // dS
+      }
+    }
+    gemm<T, true>(dVT, e, dot, 1, e, S, nq);  // dV^T += dO^T P
+    gemm<T, true>(dKT, d, qt, 1, d, dP, nq);  // dK^T += Q^T dS
+  }
+  for (int u = 0; u < nk; ++u) {
+    for (int c = 0; c < d; ++c) dkb[static_cast<idx_t>(j0 + u) * d + c] = dKT[c * NB + u];
+    for (int c = 0; c < e; ++c) dvb[static_cast<idx_t>(j0 + u) * e + c] = dVT[c * NB + u];
+  }
+  s.next = mark;
+}
+
+template <typename T>
+void backward(const T* q, const T* k, const T* v, const float* decay, const T* o, const T* lse,
+              const T* dout, T* dq, T* dk, T* dv, int BN, int N, int L, int d, int e, int W) {
+  std::vector<T> D(static_cast<size_t>(BN) * L);
+  const idx_t rows = static_cast<idx_t>(BN) * L;
+#pragma omp parallel for schedule(static)
+  for (idx_t t = 0; t < rows; ++t) {
+    T acc = 0;
+    for (int c = 0; c < e; ++c) acc += dout[t * e + c] * o[t * e + c];
+    D[t] = acc;
+  }
+  const int nb = ceil_div(L, NB);
+  const idx_t half = static_cast<idx_t>(BN) * nb;
+#pragma omp parallel
+  {
+    Scratch<T> s(static_cast<idx_t>(2 * (d + e) + 2 * TR + 8) * NB + 1024);
+#pragma omp for schedule(dynamic, 1)
+    for (idx_t task = 0; task < 2 * half; ++task) {
+      const bool is_q = task < half;
+      const idx_t tt = is_q ? task : task - half;
+      const int bn = static_cast<int>(tt / nb);
+      const int t0 = static_cast<int>(tt % nb) * NB;
+      const T lam = static_cast<T>(decay[bn % N]);
+      const idx_t od = static_cast<idx_t>(bn) * L * d, oe = static_cast<idx_t>(bn) * L * e;
+      const idx_t ol = static_cast<idx_t>(bn) * L;
+      if (is_q)
+        dq_task(q + od, k + od, v + oe, dout + oe, lse + ol, D.data() + ol, dq + od, lam, t0, L,
+                d, e, W, s);
+      else
+        dkv_task(q + od, k + od, v + oe, dout + oe, lse + ol, D.data() + ol, dk + od, dv + oe,
+                 lam, t0, L, d, e, W, s);
+    }
+  }
+}
+
+}  // namespace jseg_retention
+
+#endif  // JSEG_RETENTION_CPU_H
