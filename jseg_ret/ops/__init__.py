@@ -1,4 +1,5 @@
+from .matmul import bmm
 from .retention import retention_1d, retention_2d
 from .resize import resize
 
-__all__ = ["retention_1d", "retention_2d", "resize"]
+__all__ = ["bmm", "retention_1d", "retention_2d", "resize"]

@@ -18,6 +18,11 @@ Spatial gating units, on u:
 Stage i: patch embedding (stride 4 for the first stage, then a 3×3 stride-2 conv + BN), the
 blocks, then LayerNorm over channels (``norm{i}``); the normalized map is the stage output.
 Outputs have strides 4, 8, 16, 32.
+
+CPU inference fast path: in eval mode, with every norm a BatchNorm and ``channels_last_ok`` (CPU
++ oneDNN, float32, fast paths on), the network runs channels-last (``execute_channels_last`` next
+to each ``execute``: the same equations, 1×1 convs as Linear products, BN as its affine map; see
+``bricks/channels_last.py``) and returns the same NCHW outputs.
 """
 import math
 
@@ -27,6 +32,10 @@ from jittor import nn
 
 from ...bricks import (GELU, DropPath, LayerNorm2d, build_norm_layer, constant_init,
                        normal_init, trunc_normal_init)
+from ...bricks.channels_last import (bn_eval_channels_last, bn_foldable, channels_last_ok,
+                                     conv_channels_last, layer_norm_channels_last)
+
+conv_nhwc = conv_channels_last  # short name for the equations below
 
 
 def _identity_or(module_cls, p):
@@ -41,6 +50,9 @@ class DWConv(nn.Module):
 
     def execute(self, x):
         return self.dwconv(x)
+
+    def execute_channels_last(self, x):
+        return conv_nhwc(self.dwconv, x)
 
 
 class Mlp(nn.Module):
@@ -57,6 +69,10 @@ class Mlp(nn.Module):
     def execute(self, x):
         x = self.drop(self.act(self.dwconv(self.fc1(x))))
         return self.drop(self.fc2(x))
+
+    def execute_channels_last(self, x):  # eval: dropout is the identity
+        return conv_nhwc(self.fc2, self.act(self.dwconv.execute_channels_last(
+            conv_nhwc(self.fc1, x))))
 
 
 class MultiScaleConvAttention(nn.Module):
@@ -79,6 +95,13 @@ class MultiScaleConvAttention(nn.Module):
              + self.conv2_2(self.conv2_1(a)))
         return self.conv3(a) * u
 
+    def execute_channels_last(self, u):
+        a = conv_nhwc(self.conv0, u)
+        a = (a + conv_nhwc(self.conv0_2, conv_nhwc(self.conv0_1, a))
+             + conv_nhwc(self.conv1_2, conv_nhwc(self.conv1_1, a))
+             + conv_nhwc(self.conv2_2, conv_nhwc(self.conv2_1, a)))
+        return conv_nhwc(self.conv3, a) * u
+
 
 class LargeKernelAttention(nn.Module):
     """LKA, VAN's gating unit: a 21×21 receptive field decomposed into a 5×5 depthwise conv, a
@@ -92,6 +115,9 @@ class LargeKernelAttention(nn.Module):
     def execute(self, u):
         return self.conv1(self.conv_spatial(self.conv0(u))) * u
 
+    def execute_channels_last(self, u):
+        return conv_nhwc(self.conv1, conv_nhwc(self.conv_spatial, conv_nhwc(self.conv0, u))) * u
+
 
 class SpatialAttention(nn.Module):
     """proj_2(SGU(GELU(proj_1(x)))) + x, with SGU = ``gating_unit(dim)``."""
@@ -104,6 +130,10 @@ class SpatialAttention(nn.Module):
 
     def execute(self, x):
         return self.proj_2(self.spatial_gating_unit(self.activation(self.proj_1(x)))) + x
+
+    def execute_channels_last(self, x):
+        u = self.activation(conv_nhwc(self.proj_1, x))
+        return conv_nhwc(self.proj_2, self.spatial_gating_unit.execute_channels_last(u)) + x
 
 
 class ConvAttentionBlock(nn.Module):
@@ -126,6 +156,12 @@ class ConvAttentionBlock(nn.Module):
         return x + self.drop_path(self.layer_scale_2.reshape(1, c, 1, 1)
                                   * self.mlp(self.norm2(x)))
 
+    def execute_channels_last(self, x):  # eval: DropPath is the identity, BN an affine map
+        x = x + self.layer_scale_1 * self.attn.execute_channels_last(
+            bn_eval_channels_last(self.norm1, x))
+        return x + self.layer_scale_2 * self.mlp.execute_channels_last(
+            bn_eval_channels_last(self.norm2, x))
+
 
 class OverlapPatchEmbed(nn.Module):
     """Downsampling embedding: a k×k conv of stride s with padding k//2 (``proj``), then norm."""
@@ -138,6 +174,9 @@ class OverlapPatchEmbed(nn.Module):
 
     def execute(self, x):
         return self.norm(self.proj(x))
+
+    def execute_channels_last(self, x, xformat="acdb"):
+        return bn_eval_channels_last(self.norm, conv_nhwc(self.proj, x, xformat))
 
 
 class ConvAttentionNet(nn.Module):
@@ -197,7 +236,16 @@ class ConvAttentionNet(nn.Module):
                 fan_out = kh * kw * m.weight.shape[0] // m.groups
                 normal_init(m, mean=0.0, std=math.sqrt(2.0 / fan_out), bias=0.0)
 
+    def channels_last_applies(self, x):
+        """Eval mode, BN everywhere (a fixed affine map), CPU + oneDNN, float32, fast path on."""
+        return (channels_last_ok(x) and not self.is_training() and all(
+            bn_foldable(m) for m in self.modules()
+            if "norm" in type(m).__name__.lower()
+            and not isinstance(m, LayerNorm2d)))
+
     def execute(self, x):
+        if self.channels_last_applies(x):
+            return self.execute_channels_last(x)
         outs = []
         for i in range(self.num_stages):
             x = getattr(self, f"patch_embed{i + 1}")(x)
@@ -206,6 +254,20 @@ class ConvAttentionNet(nn.Module):
             x = getattr(self, f"norm{i + 1}")(x)
             if i in self.out_indices:
                 outs.append(x)
+        return outs
+
+    def execute_channels_last(self, x):
+        """``execute`` on NHWC maps (NCHW input and outputs)."""
+        outs = []
+        for i in range(self.num_stages):
+            # the first embedding reads the NCHW image and writes NHWC
+            x = getattr(self, f"patch_embed{i + 1}").execute_channels_last(
+                x, "abcd" if i == 0 else "acdb")
+            for blk in getattr(self, f"block{i + 1}"):
+                x = blk.execute_channels_last(x)
+            x = layer_norm_channels_last(getattr(self, f"norm{i + 1}"), x)
+            if i in self.out_indices:
+                outs.append(x.permute(0, 3, 1, 2))
         return outs
 
 

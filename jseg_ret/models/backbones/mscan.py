@@ -15,6 +15,7 @@ conv3×3 s2 + BN. After each stage, LayerNorm over channels (ε = 1e-5); outputs
 from jittor import nn
 
 from ...bricks import GELU, build_norm_layer
+from ...bricks.channels_last import bn_eval_channels_last, conv_channels_last
 from ...registry import BACKBONES
 from .conv_attention import ConvAttentionNet, MultiScaleConvAttention, resolve_arch
 
@@ -33,6 +34,11 @@ class StemConv(nn.Module):
 
     def execute(self, x):
         return self.proj(x)
+
+    def execute_channels_last(self, x, xformat="abcd"):
+        conv1, bn1, act, conv2, bn2 = self.proj
+        x = act(bn_eval_channels_last(bn1, conv_channels_last(conv1, x, xformat)))
+        return bn_eval_channels_last(bn2, conv_channels_last(conv2, x))
 
 
 @BACKBONES.register_module()

@@ -7,14 +7,27 @@ Retention (Manhattan self-attention), per head n with decay λ_n = log(1 − 2^(
   whole:       out = softmax(q kᵀ + λ_n (|h_i−h_j| + |w_i−w_j|)) v
   decomposed:  v' = softmax(q_row k_rowᵀ + λ_n |w_i−w_j|) v  (along each row)
                out = softmax(q_col k_colᵀ + λ_n |h_i−h_j|) v'  (along each column)
+
+CPU fast path (``jseg_ret.utils.fast_path_enabled()``, on by default; the same parameters and
+function, only the execution differs — ``fast_path(False)`` runs the direct translation):
+- convolutions on channels-last maps go straight to oneDNN in NHWC layout (``acdb``), with
+  oneDNN's backward primitives for training, instead of permute → NCHW conv → permute;
+- q, k and v come from one Linear whose weight is [W_q; d^-1/2·W_k; W_v] (concatenated at
+  execute time, so the k scaling is folded into it), and are split per head with one transpose;
+- in eval mode the stem and the downsampling convs run channels-last with their BatchNorm
+  applied as the per-channel affine map it is in eval mode.
 """
 import jittor as jt
 import numpy as np
 from jittor import nn
 
-from ...bricks import GELU, DropPath, build_norm_layer, constant_init, trunc_normal_init
+from ...bricks import (GELU, BatchNorm2d, DropPath, build_norm_layer, constant_init,
+                       trunc_normal_init)
+from ...bricks.channels_last import (bn_eval_channels_last, bn_foldable, channels_last_ok,
+                                     conv_channels_last)
 from ...ops import retention_1d, retention_2d
 from ...registry import BACKBONES
+from ...utils import fast_path_enabled
 
 
 class DWConv2d(nn.Module):
@@ -24,6 +37,8 @@ class DWConv2d(nn.Module):
         self.conv = nn.Conv2d(dim, dim, kernel_size, 1, padding, groups=dim)
 
     def execute(self, x):
+        if channels_last_ok(x):  # oneDNN depthwise conv in NHWC: no permutes
+            return conv_channels_last(self.conv, x)
         return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
@@ -59,6 +74,8 @@ class VisionRetention(nn.Module):
         self.out_proj = nn.Linear(embed_dim * value_factor, embed_dim, bias=True)
 
     def execute(self, x, decay, decomposed):
+        if fast_path_enabled() and self.head_dim == self.key_dim:
+            return self._execute_fused_qkv(x, decay, decomposed)
         b, h, w, _ = x.shape
         n = self.num_heads
         q = self.q_proj(x)
@@ -72,6 +89,33 @@ class VisionRetention(nn.Module):
             out = self._decomposed(q, k, v, decay, b, h, w)
         else:
             out = self._whole(q, k, v, decay, b, h, w)
+        return self.out_proj(out + lepe)
+
+    def _execute_fused_qkv(self, x, decay, decomposed):
+        """The same projections as one Linear [W_q; s·W_k; W_v] (s = d^-1/2), then one transpose
+        per retention form to bring q, k, v heads-first."""
+        b, h, w, c = x.shape
+        n, d = self.num_heads, self.key_dim
+        s = self.scaling
+        weight = jt.concat([self.q_proj.weight, self.k_proj.weight * s, self.v_proj.weight], 0)
+        bias = jt.concat([self.q_proj.bias, self.k_proj.bias * s, self.v_proj.bias], 0)
+        qkv = nn.linear(x, weight, bias)  # (b, h, w, 3c): one 2-D product
+        lepe = self.lepe(qkv[:, :, :, 2 * c:])
+        if decomposed:
+            # rows: (3, b·h, n, w, d) in one transpose
+            t = qkv.reshape(b, h, w, 3, n, d).permute(3, 0, 1, 4, 2, 5).reshape(3, b * h, n, w, d)
+            v_rows = retention_1d(t[0], t[1], t[2], decay, impl=self.retention_impl)
+            # columns: q, k from qkv (one strided transpose each), values from the row pass
+            q5 = qkv.reshape(b, h, w, 3, n, d)
+            q_cols, k_cols = (q5[:, :, :, i].permute(0, 2, 3, 1, 4).reshape(b * w, n, h, d)
+                              for i in (0, 1))
+            v_cols = v_rows.reshape(b, h, n, w, d).permute(0, 3, 2, 1, 4).reshape(b * w, n, h, d)
+            out = retention_1d(q_cols, k_cols, v_cols, decay, impl=self.retention_impl)
+            out = out.reshape(b, w, n, h, d).permute(0, 3, 1, 2, 4).reshape(b, h, w, c)
+        else:
+            t = qkv.reshape(b, h * w, 3, n, d).permute(2, 0, 3, 1, 4)  # (3, b, n, L, d)
+            out = retention_2d(t[0], t[1], t[2], decay, (h, w), impl=self.retention_impl)
+            out = out.permute(0, 2, 1, 3).reshape(b, h, w, c)
         return self.out_proj(out + lepe)
 
     def _whole(self, q, k, v, decay, b, h, w):
@@ -139,6 +183,11 @@ class PatchMerging(nn.Module):
         self.norm = build_norm_layer(norm_cfg, out_dim)[1]
 
     def execute(self, x):  # (b, h, w, c) -> (b, h/2, w/2, c')
+        if channels_last_ok(x):
+            y = conv_channels_last(self.reduction, x)
+            if bn_foldable(self.norm):
+                return bn_eval_channels_last(self.norm, y)
+            return self.norm(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         return self.norm(self.reduction(x.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
 
 
@@ -179,6 +228,19 @@ class PatchEmbed(nn.Module):
             nn.Conv2d(embed_dim, embed_dim, 3, 1, 1), norm(embed_dim))
 
     def execute(self, x):
+        norms = [m for m in self.proj if not isinstance(m, (nn.Conv2d, GELU))]
+        if channels_last_ok(x) and all(bn_foldable(m) for m in norms):
+            # eval: channels-last from the first conv on (oneDNN NCHW -> NHWC), BN as affine
+            fmt = "abcd"
+            for m in self.proj:
+                if isinstance(m, nn.Conv2d):
+                    x = conv_channels_last(m, x, fmt)
+                    fmt = "acdb"
+                elif isinstance(m, BatchNorm2d):
+                    x = bn_eval_channels_last(m, x)
+                else:
+                    x = m(x)
+            return x
         return self.proj(x).permute(0, 2, 3, 1)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from jittor import nn
 
 from ...bricks import ConvModule
-from ...ops import resize
+from ...ops import bmm, resize
 from ...registry import HEADS
 from .decode_head import BaseDecodeHead
 
@@ -92,17 +92,17 @@ class NMF2D(nn.Module):
         return jt.array(bases)
 
     @staticmethod
-    def update_coef(x, bases, coef):
-        """C ← C ⊙ (XᵀB) / (C BᵀB + 1e-6)."""
-        numerator = nn.bmm(x.transpose(0, 2, 1), bases)
-        denominator = nn.bmm(coef, nn.bmm(bases.transpose(0, 2, 1), bases))
+    def update_coef(xt, bases, coef):
+        """C ← C ⊙ (XᵀB) / (C BᵀB + 1e-6); ``xt`` = Xᵀ (transposed once per forward)."""
+        numerator = bmm(xt, bases)
+        denominator = bmm(coef, bmm(bases.transpose(0, 2, 1), bases))
         return coef * numerator / (denominator + 1e-6)
 
     @staticmethod
     def update_bases(x, bases, coef):
         """B ← B ⊙ (X C) / (B CᵀC + 1e-6)."""
-        numerator = nn.bmm(x, coef)
-        denominator = nn.bmm(bases, nn.bmm(coef.transpose(0, 2, 1), coef))
+        numerator = bmm(x, coef)
+        denominator = bmm(bases, bmm(coef.transpose(0, 2, 1), coef))
         return bases * numerator / (denominator + 1e-6)
 
     def execute(self, x):
@@ -111,13 +111,14 @@ class NMF2D(nn.Module):
             raise ValueError(f"NMF2D: {c} channels are not divisible into S = {self.S} groups")
         d = c // self.S
         x = x.reshape(b * self.S, d, h * w)
+        xt = x.transpose(0, 2, 1)
         bases = self.initial_bases(b, d)
-        coef = nn.softmax(self.inv_t * nn.bmm(x.transpose(0, 2, 1), bases), dim=-1)
+        coef = nn.softmax(self.inv_t * bmm(xt, bases), dim=-1)
         for _ in range(self.train_steps if self.is_training() else self.eval_steps):
-            coef = self.update_coef(x, bases, coef)
+            coef = self.update_coef(xt, bases, coef)
             bases = self.update_bases(x, bases, coef)
-        coef = self.update_coef(x, bases, coef)
-        return nn.bmm(bases, coef.transpose(0, 2, 1)).reshape(b, c, h, w)
+        coef = self.update_coef(xt, bases, coef)
+        return bmm(bases, coef.transpose(0, 2, 1)).reshape(b, c, h, w)
 
 
 class Hamburger(nn.Module):

@@ -1,0 +1,102 @@
+"""Bilinear resize on the CPU as one separable C++ kernel (forward and backward).
+
+Jittor's generic ``nn.interpolate`` builds the result from index arithmetic and four gathers per
+output element; resizing SegRet-T's 150-class logits from 128² to 512² took 337 ms of a 0.8 s
+inference on the 2-core CI machine. This kernel blends two source rows per output row and
+samples along W (also for channels-last maps, where each tap moves a pixel's C contiguous
+values): the same function (PyTorch's taps, computed in the tensor's dtype as PyTorch's
+CPU kernel does), ~10× less time, and a backward pass (its transpose) for training.
+"""
+import functools
+import os
+
+import jittor as jt
+import numpy as np
+
+_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
+                            "bilinear_cpu.h")
+_DTYPES = ("float32", "float64")
+# in0 = x (or dy), in1..in6 = hi0, hi1, hl, wi0, wi1, wl
+_ARGS = "in1_p, in2_p, in3_p, in4_p, in5_p, in6_p, out0_p"
+_FWD = f"""jseg_bilinear::forward<in0_type>(in0_p, {_ARGS},
+    in0_shape0 * in0_shape1, in0_shape2, in0_shape3, in1_shape0, in4_shape0, 1);"""
+# channels-last: x (N, h, w, C)
+_FWD_NHWC = f"""jseg_bilinear::forward<in0_type>(in0_p, {_ARGS},
+    in0_shape0, in0_shape1, in0_shape2, in1_shape0, in4_shape0, in0_shape3);"""
+_BWD = f"""jseg_bilinear::backward<in0_type>(in0_p, {_ARGS},
+    in0_shape0 * in0_shape1, out0_shape2, out0_shape3, in0_shape2, in0_shape3);"""
+
+
+@functools.lru_cache(maxsize=None)
+def _header():
+    with open(_HEADER_PATH, encoding="utf-8") as f:
+        return f.read()
+
+
+def source_index(n_in, n_out, align_corners, dtype="float32"):
+    """Per output index: the two source taps and the weight of the second, in ``dtype``
+    arithmetic as PyTorch's CPU kernel (``area_pixel_compute_source_index``)."""
+    f = np.dtype(dtype).type
+    if align_corners:
+        scale = f(n_in - 1) / f(n_out - 1) if n_out > 1 else f(0)
+        src = scale * np.arange(n_out, dtype=dtype)
+    else:
+        scale = f(n_in) / f(n_out)
+        src = np.maximum(scale * (np.arange(n_out, dtype=dtype) + f(0.5)) - f(0.5), f(0))
+    src = src.astype(dtype)
+    i0 = np.minimum(np.floor(src).astype(np.int32), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1).astype(np.int32)
+    lam = np.clip(src - i0, 0, 1).astype(dtype)
+    return i0, i1, lam
+
+
+@functools.lru_cache(maxsize=256)
+def _taps(h, w, H, W, align_corners, dtype):
+    hi0, hi1, hl = source_index(h, H, align_corners, dtype)
+    wi0, wi1, wl = source_index(w, W, align_corners, dtype)
+    # dtype given: jt.array alone would turn float64 weights into float32
+    return tuple(jt.array(a, dtype=str(a.dtype)).stop_grad() for a in (hi0, hi1, hl, wi0, wi1, wl))
+
+
+class BilinearResize(jt.Function):
+    """(N, C, h, w) -> (N, C, H, W), bilinear; gradient with respect to the input."""
+
+    def __init__(self, size, align_corners):
+        self.size = (int(size[0]), int(size[1]))
+        self.align_corners = bool(align_corners)
+        self.in_shape = None
+
+    def _taps(self, h, w, dtype):
+        return list(_taps(h, w, *self.size, self.align_corners, dtype))
+
+    def execute(self, x):
+        n, c, h, w = x.shape
+        self.in_shape = (n, c, h, w, str(x.dtype))
+        return jt.code((n, c) + self.size, x.dtype, [x] + self._taps(h, w, str(x.dtype)),
+                       cpu_header=_header(), cpu_src=_FWD)
+
+    def grad(self, dy):
+        if dy is None:
+            return None
+        n, c, h, w, dtype = self.in_shape
+        return jt.code((n, c, h, w), dtype, [dy.astype(dtype)] + self._taps(h, w, dtype),
+                       cpu_header=_header(), cpu_src=_BWD)
+
+
+def applies(x, mode):
+    """Whether ``bilinear_resize`` serves this call: CPU, bilinear, float32/float64 NCHW."""
+    return (not jt.flags.use_cuda and mode == "bilinear" and x.ndim == 4
+            and str(x.dtype) in _DTYPES)
+
+
+def bilinear_resize(x, size, align_corners=False):
+    return BilinearResize(size, align_corners)(x)
+
+
+def bilinear_resize_nhwc(x, size, align_corners=False):
+    """Bilinear resize of a channels-last (N, h, w, C) map on the CPU, without gradient
+    (inference fast paths): every tap moves C contiguous values."""
+    n, h, w, c = x.shape
+    taps = list(_taps(h, w, int(size[0]), int(size[1]), bool(align_corners), str(x.dtype)))
+    return jt.code((n, int(size[0]), int(size[1]), c), x.dtype, [x] + taps,
+                   cpu_header=_header(), cpu_src=_FWD_NHWC)
