@@ -24,6 +24,34 @@ def machine_info():
     return info
 
 
+class StealMeter:
+    """Share of CPU time the hypervisor gave to other guests (``steal`` in /proc/stat) while the
+    ``with`` block ran, in percent; None where /proc/stat has no steal column. On a shared VM a
+    timing taken with high steal says more about the neighbours than about the code."""
+
+    def __init__(self):
+        self.percent = None
+
+    @staticmethod
+    def _read():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return (fields[7], sum(fields[:8])) if len(fields) >= 8 else None
+
+    def __enter__(self):
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._read()
+        if self._start and end and end[1] > self._start[1]:
+            self.percent = 100.0 * (end[0] - self._start[0]) / (end[1] - self._start[1])
+        return False
+
+
 def time_fn(fn, warmup=2, repeats=5, sync=None):
     """Median and all wall times (seconds) of ``fn()`` after ``warmup`` calls."""
     for _ in range(warmup):

@@ -19,8 +19,9 @@
 - ``--fp16``: ``jt.flags.auto_mixed_precision_level = 5`` (GPU only; refused on the CPU, where
   Jittor's float16 is emulated).
 - ``--reference``: the direct translation (``jseg_ret.utils.fast_path(False)``), for before/after.
-The machine load (``os.getloadavg``) before and after is recorded: on a shared machine a timing
-is meaningful only when the load is low.
+The machine load (``os.getloadavg``) before and after and the hypervisor's CPU steal during the
+timed loop (``steal_%``, /proc/stat) are recorded: on a shared VM a timing is meaningful only when
+both are low.
 """
 import argparse
 import os
@@ -36,7 +37,7 @@ import jseg_ret  # noqa: E402  (before jittor)
 import jittor as jt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.common import emit_json, machine_info, print_table  # noqa: E402
+from bench.common import StealMeter, emit_json, machine_info, print_table  # noqa: E402
 
 
 def parse_args(argv):
@@ -117,7 +118,7 @@ def _timed(step, warmup, repeats, name):
     rss0 = _rss_mb()
     reset = _reset_peak_rss()
     times = []
-    with CompileCounter() as cc:
+    with CompileCounter() as cc, StealMeter() as steal:
         for _ in range(repeats):
             t0 = time.perf_counter()
             step()
@@ -126,6 +127,7 @@ def _timed(step, warmup, repeats, name):
     med = statistics.median(times)
     return {"phase": name, "median_s": med, "min_s": min(times), "times_s": times,
             "recompiles": cc.count, "recompiled_keys": [k[:160] for k in cc.keys[:5]],
+            "cpu_steal_pct": steal.percent,
             "rss_peak_mb": rss_peak, "rss_before_mb": rss0}
 
 
@@ -193,7 +195,8 @@ def main(argv=None):
 
     rows = [{"phase": r["phase"], "median_ms": r["median_s"] * 1e3, "min_ms": r["min_s"] * 1e3,
              "img/s": r["throughput_img_s"], "recompiles": r["recompiles"],
-             "rss_peak_mb": r["rss_peak_mb"], "var_peak_mb": r["var_peak_mb"]} for r in results]
+             "rss_peak_mb": r["rss_peak_mb"], "var_peak_mb": r["var_peak_mb"],
+             "steal_%": r["cpu_steal_pct"]} for r in results]
     device = "cuda" if jt.flags.use_cuda else "cpu"
     impl = cfg.model.backbone.get("retention_impl")
     print(f"\n{args.config}  input {n}x3x{h}x{w}  device {device}  "
@@ -203,7 +206,7 @@ def main(argv=None):
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
           f"({os.cpu_count()} CPUs)\n")
     print_table(rows, ["phase", "median_ms", "min_ms", "img/s", "recompiles", "rss_peak_mb",
-                       "var_peak_mb"])
+                       "var_peak_mb", "steal_%"])
     info = machine_info()
     info["device"] = device
     info["omp_threads"] = os.environ.get("OMP_NUM_THREADS")
@@ -220,7 +223,9 @@ def main(argv=None):
                                           "timed loop",
                            "var_peak_mb": "Jittor memory profiler: live Var bytes at the peak "
                                           "of one extra iteration",
-                           "recompiles": "Jittor 'Compile op' log lines during the timed loop"},
+                           "recompiles": "Jittor 'Compile op' log lines during the timed loop",
+                           "cpu_steal_pct": "hypervisor steal share of CPU time during the "
+                                            "timed loop (/proc/stat); high = noisy timing"},
                "results": results}, args.json)
     return 0
 
