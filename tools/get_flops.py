@@ -24,6 +24,8 @@ import jseg_ret  # noqa: E402  (before jittor)
 from jseg_ret import Config, build_segmentor  # noqa: E402
 from jseg_ret.utils.flops import CONVENTIONS, count_flops  # noqa: E402
 
+from bench.common import emit_json, parse_shape  # noqa: E402
+
 # Published figures: (config basename, H, W) -> (GFLOPs, source).
 PUBLISHED = {
     ("segnext-t_512x512_ade20k", 512, 512): (6.6, "SegNeXt paper (torchprofile MACs)"),
@@ -48,10 +50,7 @@ def parse_args(argv):
     p.add_argument("--depth", type=int, default=2, help="module levels in the table")
     p.add_argument("--json", metavar="OUT", help="also write the result as JSON")
     args = p.parse_args(argv)
-    if len(args.shape) == 1:
-        args.shape = args.shape * 2
-    if len(args.shape) != 2:
-        p.error("--shape takes H W or one value")
+    args.shape = parse_shape(p, args.shape)
     return args
 
 
@@ -100,7 +99,6 @@ def main(argv=None):
         record["published"] = {"gflops": value, "source": source,
                                "rel_diff": rel}
     if args.json:
-        from bench.common import emit_json
         emit_json(record, args.json)
     return 0
 

@@ -24,6 +24,45 @@ def machine_info():
     return info
 
 
+# ------------------------------------------------------------------------------ memory (Linux)
+def rss_mb():
+    """Resident set size of this process, MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def reset_peak_rss():
+    """Reset the kernel's RSS high-water mark (Linux >= 4.0); False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb():
+    """RSS high-water mark (VmHWM) since the last reset, MiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # lifetime peak, KiB
+
+
+def parse_shape(parser, shape):
+    """``--shape H W`` or ``--shape S`` (square) -> [H, W]; a parser error otherwise."""
+    if len(shape) == 1:
+        shape = shape * 2
+    if len(shape) != 2:
+        parser.error("--shape takes H W or one value")
+    return shape
+
+
 class StealMeter:
     """Share of CPU time the hypervisor gave to other guests (``steal`` in /proc/stat) while the
     ``with`` block ran, in percent; None where /proc/stat has no steal column. On a shared VM a

@@ -37,7 +37,8 @@ import jseg_ret  # noqa: E402  (before jittor)
 import jittor as jt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.common import StealMeter, emit_json, machine_info, print_table  # noqa: E402
+from bench.common import (StealMeter, emit_json, machine_info, parse_shape, peak_rss_mb,  # noqa: E402
+                          print_table, reset_peak_rss, rss_mb)
 
 
 def parse_args(argv):
@@ -59,40 +60,11 @@ def parse_args(argv):
                    help="skip the extra profiled iteration for var_peak_mb")
     p.add_argument("--json", metavar="OUT")
     args = p.parse_args(argv)
-    if len(args.shape) == 1:
-        args.shape = args.shape * 2
-    if len(args.shape) != 2:
-        p.error("--shape takes H W or one value")
+    args.shape = parse_shape(p, args.shape)
     return args
 
 
 # ------------------------------------------------------------------------------ memory
-def _rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
-def _reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _var_peak_mb(step):
     """Peak bytes of live Vars during one ``step()`` (Jittor's memory profiler)."""
     jt.sync_all()
@@ -115,15 +87,15 @@ def _timed(step, warmup, repeats, name):
     for _ in range(warmup):
         step()
     jt.sync_all()
-    rss0 = _rss_mb()
-    reset = _reset_peak_rss()
+    rss0 = rss_mb()
+    reset = reset_peak_rss()
     times = []
     with CompileCounter() as cc, StealMeter() as steal:
         for _ in range(repeats):
             t0 = time.perf_counter()
             step()
             times.append(time.perf_counter() - t0)
-    rss_peak = max(0.0, _peak_rss_mb() - rss0) if reset else None
+    rss_peak = max(0.0, peak_rss_mb() - rss0) if reset else None
     med = statistics.median(times)
     return {"phase": name, "median_s": med, "min_s": min(times), "times_s": times,
             "recompiles": cc.count, "recompiled_keys": [k[:160] for k in cc.keys[:5]],

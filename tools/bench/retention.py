@@ -55,33 +55,6 @@ def total_ram_gb():
 
 # ------------------------------------------------------------------------------------------------
 # Worker: one (case, impl) in this process.
-def _rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
-def _reset_peak_rss():
-    """Reset the kernel's RSS high-water mark (Linux >= 4.0); False where not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # lifetime peak, KiB
-
-
 def _inputs(np, shape, seed=0):
     rng = np.random.default_rng(seed)
     B, N, L, d = shape
@@ -158,17 +131,17 @@ def _torch_steps(spec):
 def worker(spec):
     sys.path.insert(0, ROOT)
     sys.path.insert(0, HERE)
-    from common import time_fn
+    from common import peak_rss_mb, reset_peak_rss, rss_mb, time_fn
     fwd, fwd_bwd, measure_memory = (_torch_steps if spec["impl"] == "torch"
                                     else _jittor_steps)(spec)
     # Memory first, before anything has been allocated (Jittor's allocator keeps what it frees):
     # this step also compiles (in g++ subprocesses, which RUSAGE_SELF does not count).
-    rss0 = _rss_mb()
-    reset = _reset_peak_rss()
+    rss0 = rss_mb()
+    reset = reset_peak_rss()
     var_peak = measure_memory()
     if var_peak is None:
         fwd_bwd()
-    rss_peak = max(0.0, _peak_rss_mb() - rss0)
+    rss_peak = max(0.0, peak_rss_mb() - rss0)
     t_fwd, _ = time_fn(fwd, warmup=spec["warmup"], repeats=spec["repeats"])
     t_fb, _ = time_fn(fwd_bwd, warmup=spec["warmup"], repeats=spec["repeats"])
     result = {"fwd_ms": t_fwd * 1e3, "fwd_bwd_ms": t_fb * 1e3, "rss_peak_mb": rss_peak,
