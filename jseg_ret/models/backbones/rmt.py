@@ -15,7 +15,8 @@ function, only the execution differs — ``fast_path(False)`` runs the direct tr
 - q, k and v come from one Linear whose weight is [W_q; d^-1/2·W_k; W_v] (concatenated at
   execute time, so the k scaling is folded into it), and are split per head with one transpose;
 - in eval mode the stem and the downsampling convs run channels-last with their BatchNorm
-  applied as the per-channel affine map it is in eval mode.
+  applied as the per-channel affine map it is in eval mode;
+- without gradients, each LayerNorm is one CPU kernel (``ops/layer_norm.py``).
 """
 import jittor as jt
 import numpy as np
@@ -26,6 +27,7 @@ from ...bricks import (GELU, BatchNorm2d, DropPath, build_norm_layer, constant_i
 from ...bricks.channels_last import (bn_eval_channels_last, bn_foldable, channels_last_ok,
                                      conv_channels_last)
 from ...ops import retention_1d, retention_2d
+from ...ops.layer_norm import layer_norm
 from ...registry import BACKBONES
 from ...utils import fast_path_enabled
 
@@ -169,9 +171,9 @@ class RetBlock(nn.Module):
 
     def execute(self, x, decay, decomposed):
         x = x + self.pos(x)
-        y = self.retention(self.retention_layer_norm(x), decay, decomposed)
+        y = self.retention(layer_norm(self.retention_layer_norm, x), decay, decomposed)
         x = x + self.drop_path(self.gamma_1 * y if self.layerscale else y)
-        y = self.ffn(self.final_layer_norm(x))
+        y = self.ffn(layer_norm(self.final_layer_norm, x))
         return x + self.drop_path(self.gamma_2 * y if self.layerscale else y)
 
 
