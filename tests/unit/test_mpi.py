@@ -67,14 +67,21 @@ def test_ranks_hold_identical_parameters(runs):
 
 
 def test_two_ranks_match_one_process_with_same_global_batch(runs):
+    """Same samples, SyncBN statistics over both ranks, mean of per-rank mean gradients: the two
+    runs make the same updates up to float noise (summation order in the all-reduce and SyncBN,
+    amplified over 3 SGD steps with momentum: up to ~3% of a tensor's update was seen). Compared
+    on the scale of each tensor's update: a real error (gradients summed instead of averaged, a
+    rank on the wrong shard, unsynchronized BN) changes updates by tens of percent."""
     from jseg_ret.interop import load_pkl
     single, multi = load(runs / "params_w1_r0.npz"), load(runs / "params_w2_r0.npz")
     init = load_pkl(str(runs / "init.pkl"))["state_dict"]
     moved = 0
     for k in single:
-        # same samples, SyncBN statistics over both ranks, mean of per-rank mean gradients
-        np.testing.assert_allclose(multi[k], single[k], rtol=1e-3, atol=1e-5, err_msg=k)
-        moved += int(np.abs(single[k] - init[k]).max() > 1e-4)
+        update = np.abs(single[k] - init[k]).max()
+        diff = np.abs(multi[k] - single[k]).max()
+        # tensors whose gradient is mathematically zero (a bias before BN) only carry noise
+        assert diff <= max(0.1 * update, 1e-5), (k, diff, update)
+        moved += int(update > 1e-4)
     assert moved > len(single) // 4  # training really moved the weights being compared (165/371 seen)
 
 
