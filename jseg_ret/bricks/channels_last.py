@@ -87,12 +87,5 @@ def bn_foldable(norm):
     return isinstance(norm, BatchNorm2d) and not norm.is_training()
 
 
-def layer_norm_channels_last(norm, x):
-    """A channels-first ``LayerNorm2d`` applied to the same map stored NHWC."""
-    from ..ops.layer_norm import layer_norm
-
-    return layer_norm(norm, x)
-
-
 __all__ = ["MklConv", "bn_affine", "bn_eval_channels_last", "bn_foldable", "channels_last_ok",
-           "conv_channels_last", "layer_norm_channels_last"]
+           "conv_channels_last"]

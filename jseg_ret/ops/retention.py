@@ -30,7 +30,8 @@ def line_distance(s):
     return np.abs(i[:, None] - i[None, :]).astype(np.float32)
 
 
-def _check(q, k, v, decay, name):
+def check_qkv(q, k, v, decay, name):
+    """q, k (B, N, L, d), v (B, N, L, e), decay (N,); errors name ``name``."""
     if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
         raise ValueError(f"{name}: q, k, v must be 4-D (B, N, L, d); got {q.shape}, {k.shape}, "
                          f"{v.shape}")
@@ -68,7 +69,7 @@ def naive_retention(q, k, v, decay, distance):
 
 def retention_2d(q, k, v, decay, hw, impl="auto"):
     """2-D (whole) retention over an H×W grid; returns (B, N, L, e)."""
-    _check(q, k, v, decay, "retention_2d")
+    check_qkv(q, k, v, decay, "retention_2d")
     h, w = int(hw[0]), int(hw[1])
     if h * w != q.shape[2]:
         raise ValueError(f"retention_2d: hw={hw} has {h * w} tokens but q has L={q.shape[2]}")
@@ -80,7 +81,7 @@ def retention_2d(q, k, v, decay, hw, impl="auto"):
 
 def retention_1d(q, k, v, decay, impl="auto"):
     """1-D retention along sequences of length S; returns (B, N, S, e)."""
-    _check(q, k, v, decay, "retention_1d")
+    check_qkv(q, k, v, decay, "retention_1d")
     if _resolve(impl, q, v) == "fused":
         from .kernels import fused_retention
         return fused_retention(q, k, v, decay, 1, q.shape[2])

@@ -33,7 +33,8 @@ from jittor import nn
 from ...bricks import (GELU, DropPath, LayerNorm2d, build_norm_layer, constant_init,
                        normal_init, trunc_normal_init)
 from ...bricks.channels_last import (bn_eval_channels_last, bn_foldable, channels_last_ok,
-                                     conv_channels_last, layer_norm_channels_last)
+                                     conv_channels_last)
+from ...ops.layer_norm import layer_norm
 
 conv_nhwc = conv_channels_last  # short name for the equations below
 
@@ -265,7 +266,7 @@ class ConvAttentionNet(nn.Module):
                 x, "abcd" if i == 0 else "acdb")
             for blk in getattr(self, f"block{i + 1}"):
                 x = blk.execute_channels_last(x)
-            x = layer_norm_channels_last(getattr(self, f"norm{i + 1}"), x)
+            x = layer_norm(getattr(self, f"norm{i + 1}"), x)  # LayerNorm2d on the NHWC map
             if i in self.out_indices:
                 outs.append(x.permute(0, 3, 1, 2))
         return outs

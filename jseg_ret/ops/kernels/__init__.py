@@ -59,14 +59,9 @@ def supports(q, v):
 
 
 def _check(q, k, v, decay, h, w):
-    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
-        raise ValueError(f"fused_retention: q, k, v must be 4-D (B, N, L, d); got {q.shape}, "
-                         f"{k.shape}, {v.shape}")
-    if tuple(q.shape) != tuple(k.shape) or tuple(q.shape[:3]) != tuple(v.shape[:3]):
-        raise ValueError(f"fused_retention: shape mismatch q {q.shape}, k {k.shape}, v {v.shape}")
-    if tuple(decay.shape) != (q.shape[1],):
-        raise ValueError(f"fused_retention: decay must have shape ({q.shape[1]},), got "
-                         f"{tuple(decay.shape)}")
+    from ..retention import check_qkv  # the shape rules every retention entry point shares
+
+    check_qkv(q, k, v, decay, "fused_retention")
     if h < 1 or w < 1 or h * w != q.shape[2]:
         raise ValueError(f"fused_retention: grid {h}x{w} does not match L={q.shape[2]}")
     if q.dtype != k.dtype or q.dtype != v.dtype:
