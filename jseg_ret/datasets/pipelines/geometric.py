@@ -1,13 +1,15 @@
-"""Geometric transforms: Resize, AlignedResize, RandomCrop, RandomFlip, Pad (mmseg 0.x rules).
+"""Geometric transforms: Resize, AlignedResize, ResizeToMultiple, RandomCrop, RandomFlip, Pad
+(mmseg 0.x rules; images resized as OpenCV's INTER_LINEAR, labels as INTER_NEAREST, see
+image_ops).
 
 Randomness comes from numpy's global RNG (as mmseg), so ``np.random.seed`` makes it repeatable.
 Shapes: ``img_scale``/``scale`` are (w, h) like mmcv; ``crop_size``/``size`` are (h, w).
 """
 import numpy as np
-from PIL import Image
 
 from ...registry import TRANSFORMS
-from .image_ops import imflip, impad, impad_to_multiple, imrescale, imresize, rescale_size
+from .image_ops import (imflip, impad, impad_to_multiple, imrescale, imresize, imresize_region,
+                        imresize_to_multiple, rescale_size)
 
 
 def _as_scale_list(img_scale):
@@ -72,7 +74,8 @@ class Resize:
     def random_sample_ratio(img_scale, ratio_range):
         min_ratio, max_ratio = ratio_range
         ratio = np.random.random_sample() * (max_ratio - min_ratio) + min_ratio
-        return (int(img_scale[0] * ratio), int(img_scale[1] * ratio)), None
+        # at least 1 pixel: a tiny image times a ratio < 1 would otherwise ask for size 0
+        return (max(int(img_scale[0] * ratio), 1), max(int(img_scale[1] * ratio), 1)), None
 
     def _random_scale(self, results):
         if self.ratio_range is not None:
@@ -144,7 +147,10 @@ class Resize:
 
 @TRANSFORMS.register_module()
 class AlignedResize(Resize):
-    """Resize, then stretch so both sides are multiples of ``size_divisor`` (SegFormer/SegNeXt)."""
+    """Resize, then stretch so both sides are multiples of ``size_divisor`` (SegFormer/SegRet's
+    mmseg-0.x transform): each side of the rescaled image is rounded *up*,
+    ceil(side / size_divisor) * size_divisor, and the image resized bilinearly (labels: nearest)
+    to that size; ``scale_factor`` is the overall new/old ratio per side."""
 
     def __init__(self, img_scale=None, multiscale_mode="range", ratio_range=None, keep_ratio=True,
                  size_divisor=32, min_size=None):
@@ -179,6 +185,39 @@ class AlignedResize(Resize):
                 results[key] = self._align(seg, "nearest")
             else:
                 results[key] = imresize(results[key], results["scale"], interpolation="nearest")
+
+
+@TRANSFORMS.register_module()
+class ResizeToMultiple:
+    """mmseg 0.x ResizeToMultiple: stretch image and label maps so both sides are the next
+    multiples (ceil) of ``size_divisor`` (mmcv.imresize_to_multiple with scale_factor=1).
+
+    The image uses ``interpolation`` (None: bilinear), label maps nearest. As in mmseg,
+    ``img_shape`` and ``pad_shape`` follow the new size and ``scale_factor`` is left as Resize set
+    it.
+    """
+
+    def __init__(self, size_divisor=32, interpolation=None):
+        if not (isinstance(size_divisor, int) and size_divisor > 0):
+            raise ValueError(f"ResizeToMultiple size_divisor must be a positive int, got "
+                             f"{size_divisor!r}")
+        self.size_divisor = size_divisor
+        self.interpolation = interpolation
+
+    def __call__(self, results):
+        img = imresize_to_multiple(results["img"], self.size_divisor,
+                                   interpolation=self.interpolation or "bilinear")
+        results["img"] = img
+        results["img_shape"] = img.shape
+        results["pad_shape"] = img.shape
+        for key in results.get("seg_fields", []):
+            results[key] = imresize_to_multiple(results[key], self.size_divisor,
+                                                interpolation="nearest")
+        return results
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(size_divisor={self.size_divisor}, "
+                f"interpolation={self.interpolation})")
 
 
 def _largest_class_ratio(seg, ignore_index):
@@ -262,9 +301,10 @@ class ResizeThenCrop:
     """Resize immediately followed by RandomCrop, computing only the cropped part of the image.
 
     Compose uses it for that pair of transforms. Same random draws, same label maps (resized in
-    full, since cat_max_ratio looks at them) and same results keys as running the two in turn;
-    image pixels agree within 1 grey level (PIL's box resize uses the same filter taps). On
-    ADE-like images with ratio_range (0.5, 2.0) this removes most of the resizing cost.
+    full, since cat_max_ratio looks at them), same results keys and the same image pixels as
+    running the two in turn (the resize's taps depend only on the full sizes, so the crop's rows
+    and columns are computed alone). On ADE-like images with ratio_range (0.5, 2.0) this removes
+    most of the resizing cost.
     """
 
     def __init__(self, resize, crop):
@@ -273,8 +313,6 @@ class ResizeThenCrop:
 
     def __call__(self, results):
         img = results["img"]
-        if not (img.ndim == 3 and img.dtype == np.uint8 and img.shape[2] in (3, 4)):
-            return self.crop(self.resize(results))
         resize = self.resize
         if "scale" not in results:
             resize._random_scale(results)
@@ -284,6 +322,9 @@ class ResizeThenCrop:
             new_w, new_h = rescale_size((w, h), results["scale"])
         else:
             new_w, new_h = (int(v) for v in results["scale"])
+            if new_w <= 0 or new_h <= 0:
+                raise ValueError(f"Resize(keep_ratio=False): scale {results['scale']} must be "
+                                 "positive")
         resize._resize_seg(results)
         results["keep_ratio"] = resize.keep_ratio
         results["scale_factor"] = np.array([new_w / w, new_h / h] * 2, dtype=np.float32)
@@ -291,11 +332,10 @@ class ResizeThenCrop:
 
         y1, y2, x1, x2 = self.crop.choose_bbox(_ShapeOnly(results["pad_shape"]), results)
         y2, x2 = min(y2, new_h), min(x2, new_w)
-        sx, sy = w / new_w, h / new_h
-        mode = "RGB" if img.shape[2] == 3 else "RGBA"
-        part = Image.fromarray(np.ascontiguousarray(img), mode).resize(
-            (x2 - x1, y2 - y1), Image.BILINEAR, box=(x1 * sx, y1 * sy, x2 * sx, y2 * sy))
-        results["img"] = np.array(part)
+        if (new_w, new_h) == (w, h):
+            results["img"] = img[y1:y2, x1:x2].copy()
+        else:
+            results["img"] = imresize_region(img, (new_w, new_h), (y1, y2, x1, x2))
         results["img_shape"] = results["img"].shape
         for key in results.get("seg_fields", []):
             results[key] = results[key][y1:y2, x1:x2]

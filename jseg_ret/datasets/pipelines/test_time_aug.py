@@ -3,6 +3,12 @@ from ...registry import TRANSFORMS
 from .compose import Compose
 
 
+def _ratio_scale(scale, ratio):
+    """(w, h) times ``ratio``, truncated as mmseg, but at least 1 pixel (a 1×1 image at ratio
+    0.5 would otherwise ask for size 0)."""
+    return max(int(scale[0] * ratio), 1), max(int(scale[1] * ratio), 1)
+
+
 @TRANSFORMS.register_module()
 class MultiScaleFlipAug:
     """Test-time augmentation, as mmseg 0.x.
@@ -27,7 +33,7 @@ class MultiScaleFlipAug:
         elif isinstance(img_scale, tuple) and img_ratios is not None:
             if len(img_scale) != 2:
                 raise ValueError(f"img_scale must be (w, h), got {img_scale!r}")
-            self.img_scale = [(int(img_scale[0] * r), int(img_scale[1] * r)) for r in img_ratios]
+            self.img_scale = [_ratio_scale(img_scale, r) for r in img_ratios]
         else:
             self.img_scale = img_scale if isinstance(img_scale, list) else [img_scale]
             self.img_scale = [tuple(s) for s in self.img_scale]
@@ -39,7 +45,7 @@ class MultiScaleFlipAug:
     def __call__(self, results):
         if self.img_scale is None:
             h, w = results["img"].shape[:2]
-            scales = [(int(w * r), int(h * r)) for r in self.img_ratios]
+            scales = [_ratio_scale((w, h), r) for r in self.img_ratios]
         else:
             scales = self.img_scale
         flips = [False, True] if self.flip else [False]
