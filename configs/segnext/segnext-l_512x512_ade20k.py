@@ -2,7 +2,7 @@
 # As the SegNeXt repository's config.
 _base_ = [
     "../_base_/models/segnext.py",
-    "../_base_/datasets/ade20k.py",
+    "../_base_/datasets/ade20k_segnext.py",
     "../_base_/default_runtime.py",
     "../_base_/schedules/schedule_segnext_160k.py",
 ]

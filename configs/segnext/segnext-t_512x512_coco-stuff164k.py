@@ -2,7 +2,7 @@
 # As the SegNeXt repository's config (80k iterations).
 _base_ = [
     "../_base_/models/segnext.py",
-    "../_base_/datasets/coco-stuff164k.py",
+    "../_base_/datasets/coco-stuff164k_segnext.py",
     "../_base_/default_runtime.py",
     "../_base_/schedules/schedule_segnext_80k.py",
 ]

@@ -1,7 +1,8 @@
-# SegRet-B on ade20k (512x512 crops): RMT-B backbone; E=768.
+# SegRet-B — ADE20K, 512x512 crops, 160k iterations.
+# The published recipe SegRet.B.512x512.ade.160k_res.py.
 _base_ = [
     "../_base_/models/segret.py",
-    "../_base_/datasets/ade20k.py",
+    "../_base_/datasets/ade20k_segret.py",
     "../_base_/default_runtime.py",
     "../_base_/schedules/schedule_160k.py",
 ]
@@ -12,7 +13,8 @@ model = dict(
         decomposed_stages=[True, True, True, False],
         layerscale_stages=[False, False, True, True], layer_init_values=1e-6),
     decode_head=dict(
-        in_channels=[80, 160, 320, 512], decoder_params=dict(embed_dim=768),
+        in_channels=[80, 160, 320, 512],
+        decoder_params=dict(embed_dim=768, use_relu=True),
         num_classes=150),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(mode="whole"))
 data = dict(samples_per_gpu=4, workers_per_gpu=4)

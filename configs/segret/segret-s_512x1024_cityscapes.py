@@ -1,7 +1,8 @@
-# SegRet-S on cityscapes (512x1024 crops): RMT-S backbone; E=256.
+# SegRet-S — Cityscapes, 512x1024 crops, 160k iterations.
+# The published recipe SegRet.S.512x1024.city.160k.py.
 _base_ = [
     "../_base_/models/segret.py",
-    "../_base_/datasets/cityscapes.py",
+    "../_base_/datasets/cityscapes_segret.py",
     "../_base_/default_runtime.py",
     "../_base_/schedules/schedule_160k.py",
 ]
@@ -11,7 +12,10 @@ model = dict(
         heads_ranges=[4, 4, 6, 6], mlp_ratios=[4, 4, 3, 3], drop_path_rate=0.15,
         decomposed_stages=[True, True, True, False]),
     decode_head=dict(
-        in_channels=[64, 128, 256, 512], decoder_params=dict(embed_dim=256),
         num_classes=19),
-    test_cfg=dict(mode='slide', crop_size=(512, 1024), stride=(341, 683)))
-data = dict(samples_per_gpu=4, workers_per_gpu=4)
+    test_cfg=dict(mode="whole"))
+# no param-wise rule in the published config
+optimizer = dict(_delete_=True, type="AdamW", lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01)
+lr_config = dict(_delete_=True, policy="poly", warmup="linear", warmup_iters=1500,
+                 warmup_ratio=1e-6, power=1.0, min_lr=0.0, by_epoch=False)
+data = dict(samples_per_gpu=2, workers_per_gpu=2)

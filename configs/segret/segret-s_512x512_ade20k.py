@@ -1,7 +1,8 @@
-# SegRet-S on ade20k (512x512 crops): RMT-S backbone; E=256.
+# SegRet-S — ADE20K, 512x512 crops, 160k iterations.
+# The published recipe SegRet.S.512x512.ade.160k_res.py.
 _base_ = [
     "../_base_/models/segret.py",
-    "../_base_/datasets/ade20k.py",
+    "../_base_/datasets/ade20k_segret.py",
     "../_base_/default_runtime.py",
     "../_base_/schedules/schedule_160k.py",
 ]
@@ -11,7 +12,7 @@ model = dict(
         heads_ranges=[4, 4, 6, 6], mlp_ratios=[4, 4, 3, 3], drop_path_rate=0.15,
         decomposed_stages=[True, True, True, False]),
     decode_head=dict(
-        in_channels=[64, 128, 256, 512], decoder_params=dict(embed_dim=256),
         num_classes=150),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(mode="whole"))
+lr_config = dict(warmup="linear", warmup_iters=1500, warmup_ratio=1e-6)
 data = dict(samples_per_gpu=4, workers_per_gpu=4)

@@ -1,7 +1,8 @@
-# SegRet-S on coco-stuff10k (512x512 crops): RMT-S backbone; E=256.
+# SegRet-S — COCO-Stuff10K, 512x512 crops, 80k iterations.
+# The published recipe SegRet.S.512x512.coco10k.80k.py.
 _base_ = [
     "../_base_/models/segret.py",
-    "../_base_/datasets/coco-stuff10k.py",
+    "../_base_/datasets/coco-stuff10k_segret.py",
     "../_base_/default_runtime.py",
     "../_base_/schedules/schedule_80k.py",
 ]
@@ -11,8 +12,7 @@ model = dict(
         heads_ranges=[4, 4, 6, 6], mlp_ratios=[4, 4, 3, 3], drop_path_rate=0.15,
         decomposed_stages=[True, True, True, False]),
     decode_head=dict(
-        in_channels=[64, 128, 256, 512], decoder_params=dict(embed_dim=256),
         num_classes=171),
-    test_cfg=dict(mode='whole'))
-optimizer = dict(lr=0.0002)
-data = dict(samples_per_gpu=4, workers_per_gpu=4)
+    test_cfg=dict(mode="whole"))
+runner = dict(max_iters=60000)
+data = dict(samples_per_gpu=8, workers_per_gpu=4)

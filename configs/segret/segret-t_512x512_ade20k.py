@@ -1,12 +1,14 @@
-# SegRet-T on ade20k (512x512 crops): RMT-T backbone; E=256.
+# SegRet-T — ADE20K, 512x512 crops, 160k iterations.
+# The published recipe SegRet.T.512x512.ade.160k_res.py.
 _base_ = [
     "../_base_/models/segret.py",
-    "../_base_/datasets/ade20k.py",
+    "../_base_/datasets/ade20k_segret.py",
     "../_base_/default_runtime.py",
     "../_base_/schedules/schedule_160k.py",
 ]
 model = dict(
     decode_head=dict(
         num_classes=150),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(mode="whole"))
+optimizer = dict(weight_decay=1e-4)
 data = dict(samples_per_gpu=4, workers_per_gpu=4)

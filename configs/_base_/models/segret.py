@@ -28,7 +28,8 @@ model = dict(
         num_classes=150,
         norm_cfg=norm_cfg,
         align_corners=False,
-        decoder_params=dict(embed_dim=256),
+        # use_relu: the ReLU after each stage's projection (published decoder_params key)
+        decoder_params=dict(embed_dim=256, use_relu=True),
         loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode="whole"))

@@ -1,6 +1,7 @@
 """SegFormerHeadWithRes: SegRet's zero-initialized residual decoder (MODELS.md §1).
 
-For each backbone stage i: out_i = ReLU(proj(x_i) + zero(x_i)), where ``proj`` is a per-pixel
+For each backbone stage i: out_i = ReLU(proj(x_i) + zero(x_i)) (no ReLU with
+``decoder_params.use_relu=False``), where ``proj`` is a per-pixel
 Linear C_i→E and ``zeroLayer`` a 1×1 conv (weight and bias zero at init) + BN — so at
 initialization the residual branch adds exactly zero. The four maps are resized to the stride-4
 size, concatenated as [c4, c3, c2, c1], fused (1×1 ConvModule 4E→E), dropped out and classified
@@ -54,17 +55,20 @@ class ZeroInitConvBN(nn.Module):
 
 
 class ResidualMLP(nn.Module):
-    """ReLU(Linear(x) + ZeroInitConvBN(x)) on an NCHW map, returned NCHW."""
+    """ReLU(Linear(x) + ZeroInitConvBN(x)) on an NCHW map, returned NCHW (no ReLU when
+    ``use_relu`` is False)."""
 
-    def __init__(self, input_dim, embed_dim, norm_cfg):
+    def __init__(self, input_dim, embed_dim, norm_cfg, use_relu=True):
         self.proj = nn.Linear(input_dim, embed_dim)
         self.zeroLayer = ZeroInitConvBN(input_dim, embed_dim, norm_cfg)
+        self.use_relu = use_relu
 
     def execute(self, x):
         n, _, h, w = x.shape
         linear = self.proj(x.reshape(n, x.shape[1], h * w).transpose(0, 2, 1))
         linear = linear.transpose(0, 2, 1).reshape(n, -1, h, w)
-        return nn.relu(linear + self.zeroLayer(x))
+        out = linear + self.zeroLayer(x)
+        return nn.relu(out) if self.use_relu else out
 
 
 @HEADS.register_module()
@@ -79,9 +83,13 @@ class SegFormerHeadWithRes(BaseDecodeHead):
                              f"input ({len(self.in_channels)})")
         self.feature_strides = tuple(feature_strides)
         embed_dim = decoder_params["embed_dim"]
+        # The published head reads decoder_params['use_relu'] unconditionally (a config without
+        # it fails there with a KeyError); its ReLU is the paper's design, so absent means True.
+        self.use_relu = bool(decoder_params.get("use_relu", True))
         norm_cfg = self.norm_cfg or dict(type="BN")
         for i, c in enumerate(self.in_channels):
-            setattr(self, f"linear_c{i + 1}", ResidualMLP(c, embed_dim, norm_cfg))
+            setattr(self, f"linear_c{i + 1}",
+                    ResidualMLP(c, embed_dim, norm_cfg, use_relu=self.use_relu))
         self.linear_fuse = ConvModule(embed_dim * len(self.in_channels), embed_dim, 1,
                                       norm_cfg=norm_cfg)
         self.linear_pred = nn.Conv2d(embed_dim, self.num_classes, 1)
@@ -110,7 +118,9 @@ class SegFormerHeadWithRes(BaseDecodeHead):
             conv = mlp.zeroLayer.conv  # 1×1, weight (E, C, 1, 1)
             weight = mlp.proj.weight + zs.unsqueeze(1) * conv.weight.reshape(e, -1)
             bias = mlp.proj.bias + zs * conv.bias + zt
-            m = nn.relu(nn.linear(feats[i].permute(0, 2, 3, 1), weight, bias))
+            m = nn.linear(feats[i].permute(0, 2, 3, 1), weight, bias)
+            if self.use_relu:
+                m = nn.relu(m)
             z = nn.linear(m, fuse_s.unsqueeze(1) * fuse_w[:, j * e:(j + 1) * e])
             z = _resize_nhwc(z, size)
             total = z if total is None else total + z
