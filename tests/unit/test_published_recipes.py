@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jseg_ret import Config, build_segmentor  # first: prepares Jittor
+from jseg_ret.engine.optimizer import param_multipliers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get("JSEG_RET_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
@@ -194,3 +195,24 @@ def test_model_builds_with_its_decoder_width(name, shared_dir):
     model.train()  # eval() marks every var stop_grad
     count = sum(int(np.prod(p.shape)) for p in model.parameters() if not p.is_stop_grad())
     assert count == expected
+
+
+def test_segret_recipe_groups_every_backbone_norm():
+    """The per-block keys (generated for depths 4, 8, 25, 8) reach every block of the shallower
+    SegRet-T under mmcv's rules: its backbone norms lr ×0.1 without decay, the decoder's BNs
+    only without decay (norm_decay_mult), everything else untouched."""
+    cfg = Config.fromfile(os.path.join(ROOT, "configs", "segret/segret-t_512x512_ade20k.py"))
+    model = build_segmentor(cfg.model)
+    mults = param_multipliers(model, cfg.optimizer.paramwise_cfg)
+    for name, (lr_mult, decay_mult) in mults.items():
+        backbone_norm = name.startswith("backbone.") and (
+            "layer_norm" in name or ".downsample.norm." in name
+            or any(name.startswith(f"backbone.patch_embed.proj.{k}.") for k in (1, 4, 7, 10)))
+        head_norm = name.startswith("decode_head.") and (".bn." in name or ".norm." in name)
+        if backbone_norm:
+            assert (lr_mult, decay_mult) == (0.1, 0.0), name
+        elif head_norm:
+            assert (lr_mult, decay_mult) == (1.0, 0.0), name
+        else:
+            assert (lr_mult, decay_mult) == (1.0, 1.0), name
+    assert sum(1 for n in mults if "retention_layer_norm" in n) == 2 * sum([2, 2, 8, 2])
