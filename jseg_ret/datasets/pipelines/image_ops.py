@@ -96,51 +96,60 @@ def _fixed_point(frac):
     return w0, w1
 
 
-def _expand(weights, ndim, axis):
-    shape = [1] * ndim
-    shape[axis] = -1
-    return weights.reshape(shape)
+def _per_element(index, weights, channels):
+    """Column taps of an (h, w, c) image seen as (h, w * c): each pixel's c values in a row."""
+    if channels == 1:
+        return index, weights
+    offsets = np.arange(channels)
+    return (index[:, None] * channels + offsets).ravel(), np.repeat(weights, channels)
 
 
 def _resize_linear(img, size, box):
     """cv2.INTER_LINEAR of ``img`` to ``size`` = (w, h), only the output rows y1:y2 and columns
     x1:x2 of ``box`` = (y1, y2, x1, x2) (the same values as cropping the full result)."""
     h, w = img.shape[:2]
+    channels = img.shape[2] if img.ndim == 3 else 1
     y1, y2, x1, x2 = box
     yi0, yi1, fy = linear_taps(h, size[1], y1, y2)
     xi0, xi1, fx = linear_taps(w, size[0], x1, x2)
     rows = np.unique(np.concatenate([yi0, yi1]))  # the only source rows the output reads
     yi0, yi1 = np.searchsorted(rows, yi0), np.searchsorted(rows, yi1)
-    src = img[rows]
+    # rows as flat (w * c) vectors: every gather and product below runs along contiguous rows
+    src = np.take(img.reshape(h, w * channels), rows, axis=0)
+    shape = (y2 - y1, x2 - x1) + img.shape[2:]
     if img.dtype == np.uint8:
-        ax0, ax1 = (_expand(a, img.ndim, 1) for a in _fixed_point(fx))
-        by0, by1 = (_expand(b, img.ndim, 0) for b in _fixed_point(fy))
+        w0, w1 = _fixed_point(fx)
+        c0, a0 = _per_element(xi0, w0, channels)
+        c1, a1 = _per_element(xi1, w1, channels)
+        b0, b1 = (b[:, None] for b in _fixed_point(fy))
         # horizontal pass: values × 2^11, exact in int32
-        hor = src[:, xi0].astype(np.int32)
-        hor *= ax0
-        right = src[:, xi1].astype(np.int32)
-        right *= ax1
+        hor = np.take(src, c0, axis=1).astype(np.int32)
+        hor *= a0
+        right = np.take(src, c1, axis=1).astype(np.int32)
+        right *= a1
         hor += right
         hor >>= 4
         # vertical pass as OpenCV's SIMD path (VResizeLinearVec_32s8u): 16-bit products,
         # ((h0 >> 4) * b0 >> 16) + ((h1 >> 4) * b1 >> 16), then + 2 >> 2 (in place: big arrays)
-        out = hor[yi0]
-        out *= by0
+        out = np.take(hor, yi0, axis=0)
+        out *= b0
         out >>= 16
-        lower = hor[yi1]
-        lower *= by1
+        lower = np.take(hor, yi1, axis=0)
+        lower *= b1
         lower >>= 16
         out += lower
         out += 2
         out >>= 2
-        return out.astype(np.uint8)  # already within 0..255: convex weights
+        return out.astype(np.uint8).reshape(shape)  # already within 0..255: convex weights
     work = np.float64 if img.dtype == np.float64 or np.issubdtype(img.dtype, np.integer) \
         else np.float32
-    fx, fy = fx.astype(work), fy.astype(work)
-    ax1, by1 = _expand(fx, img.ndim, 1), _expand(fy, img.ndim, 0)
+    c0, a1 = _per_element(xi0, fx.astype(work), channels)
+    c1, _ = _per_element(xi1, fx, channels)
+    by1 = fy.astype(work)[:, None]
     src = src.astype(work, copy=False)
-    hor = src[:, xi0] * (1 - ax1) + src[:, xi1] * ax1
-    out = hor[yi0] * (1 - by1) + hor[yi1] * by1
+    hor = np.take(src, c0, axis=1) * (1 - a1) + np.take(src, c1, axis=1) * a1
+    out = np.take(hor, yi0, axis=0) * (1 - by1) + np.take(hor, yi1, axis=0) * by1
+    out = out.reshape(shape)
     if np.issubdtype(img.dtype, np.integer):
         info = np.iinfo(img.dtype)
         return np.clip(np.rint(out), info.min, info.max).astype(img.dtype)
@@ -150,7 +159,8 @@ def _resize_linear(img, size, box):
 def _resize_nearest(img, size, box):
     h, w = img.shape[:2]
     y1, y2, x1, x2 = box
-    return img[nearest_index(h, size[1], y1, y2)][:, nearest_index(w, size[0], x1, x2)]
+    rows = np.take(img, nearest_index(h, size[1], y1, y2), axis=0)
+    return np.take(rows, nearest_index(w, size[0], x1, x2), axis=1)
 
 
 def _check_size(size, what):
