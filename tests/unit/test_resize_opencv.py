@@ -4,6 +4,8 @@ References: values printed by OpenCV 5.0.0 (cv2.resize, written out below), and 
 interpolate (bilinear, align_corners=False, antialias=False: the same half-pixel taps; 'nearest':
 floor(dst * in / out), OpenCV's INTER_NEAREST rule) for the sizes in between.
 """
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,24 @@ def test_nearest_equals_opencv_values_and_not_pil(size):
     # PIL samples pixel centres, floor((dst + 0.5) * scale): other rows/columns on these sizes
     pil = imresize(CV_LABELS, size, interpolation="nearest", backend="pillow")
     assert not np.array_equal(pil, out)
+
+
+# sha256 (first 16 hex digits) of cv2.resize's output (OpenCV 5.0.0, x86-64) for seeded random
+# images: INTER_LINEAR of the (h, w, 3) uint8 image, INTER_NEAREST of the (h, w) uint8 map, both
+# drawn with np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+CV_DIGESTS = [((100, 150), (67, 91), 1, "0ed16efcb4973e3d", "8cf9c1dda2dae66d"),
+              ((512, 683), (384, 512), 2, "c1d24c6531d7a844", "931bde3f151fdb3b"),
+              ((480, 640), (455, 1001), 3, "61559c5354059e87", "146c5ed8e369b535")]
+
+
+@pytest.mark.parametrize("src_hw, dst_hw, seed, linear, nearest", CV_DIGESTS)
+def test_bit_identical_to_opencv_on_larger_images(src_hw, dst_hw, seed, linear, nearest):
+    def digest(a):
+        return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+    img = np.random.default_rng(seed).integers(0, 256, src_hw + (3,), dtype=np.uint8)
+    lab = np.random.default_rng(seed).integers(0, 256, src_hw, dtype=np.uint8)
+    assert digest(imresize(img, dst_hw[::-1])) == linear
+    assert digest(imresize(lab, dst_hw[::-1], interpolation="nearest")) == nearest
 
 
 def _torch_resize(arr_hwc, h, w, mode):
