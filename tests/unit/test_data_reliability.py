@@ -128,3 +128,12 @@ def test_pipeline_error_is_skipped_with_skip(tmp_path):
     item = ds[1]
     assert item["img_metas"]["sample_idx"] == 2
     assert ds.skipped_files() == ["s1.png"]
+
+
+def test_fifo_in_the_image_folder_is_a_bad_sample_not_a_hang(tmp_path):
+    save_pair(tmp_path, "s0", np.zeros((4, 6, 3), np.uint8), np.zeros((4, 6)))
+    os.mkfifo(tmp_path / "img" / "s1.png")
+    Image.fromarray(np.zeros((4, 6), np.uint8), "L").save(tmp_path / "ann" / "s1.png")
+    ds = dataset(tmp_path)
+    with pytest.raises(BadSampleError, match="not a regular file"):
+        ds[1]

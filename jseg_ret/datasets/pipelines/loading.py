@@ -36,6 +36,9 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError
 def _open_fully(filename, kind):
     """Open and decode an image file; BadSampleError if it is missing or unreadable."""
     if not osp.isfile(filename):
+        if osp.exists(filename):  # a FIFO would block the reader forever
+            raise BadSampleError(filename, f"{kind} path is not a regular file (FIFO, device or "
+                                 "folder); not opened")
         raise BadSampleError(filename, f"missing {kind} file")
     try:
         img = Image.open(filename)
