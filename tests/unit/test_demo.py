@@ -47,7 +47,7 @@ def write_rgb(path, seed=0):
     return rgb
 
 
-def run(args, timeout=60):
+def run(args, timeout=30):
     """demo.main in a thread: a hang fails the test instead of blocking the suite."""
     result = {}
 
@@ -71,7 +71,6 @@ def test_fifo_named_png_is_not_opened(tmp_path, stub_model, capsys):
     write_rgb(src / "a.png")
     fifo = src / "pipe.png"
     os.mkfifo(fifo)
-    (src / "dir.png").mkdir()
     try:
         rc = run(["cfg.py", "ckpt.pkl", str(src), "--out-dir", str(tmp_path / "out")])
     finally:  # release a reader blocked on the FIFO, if any
@@ -81,6 +80,14 @@ def test_fifo_named_png_is_not_opened(tmp_path, stub_model, capsys):
             pass
     assert rc == 0
     assert sorted(os.listdir(tmp_path / "out")) == ["a.png_mask.png", "a.png_overlay.png"]
+
+
+def test_folder_named_png_is_not_an_image(tmp_path, stub_model):
+    src = tmp_path / "in"
+    (src / "dir.png").mkdir(parents=True)
+    write_rgb(src / "a.png")
+    assert run(["cfg.py", "ckpt.pkl", str(src), "--out-dir", str(tmp_path / "out")]) == 0
+    assert len(os.listdir(tmp_path / "out")) == 2
 
 
 def test_fifo_given_directly_is_an_error(tmp_path, stub_model, capsys):
