@@ -10,7 +10,9 @@ from ..models import build_segmentor
 
 
 def init_segmentor(config, checkpoint=None, cfg_options=None):
-    """Model in eval mode with ``model.cfg`` set; CLASSES/PALETTE from the checkpoint meta."""
+    """Model in eval mode with ``model.cfg`` set; CLASSES/PALETTE from the checkpoint meta.
+
+    ``cfg_options`` ({'a.b': value}) override existing keys; write '+a.b' to add a new one."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -220,6 +220,7 @@ class CustomDataset:
         if not -n <= idx < n:
             raise IndexError(f"index {idx} out of range for {type(self).__name__} of {n} samples")
         idx %= n
+        last_error = None
         for attempt in range(n):
             i = (idx + attempt) % n
             try:
@@ -229,9 +230,12 @@ class CustomDataset:
                     raise
                 self._skips.mark(i)
                 logger.warning("skipping bad sample %d: %s", i, e)
+                last_error = e
                 continue
             return self._tag_sample_idx(data, i)
-        raise BadSampleError(self.img_dir, f"all {n} samples are bad")
+        # often a pipeline/config problem rather than bad files: show the last error
+        raise BadSampleError(self.img_dir, f"all {n} samples are bad; the last: {last_error}") \
+            from last_error
 
     @staticmethod
     def _tag_sample_idx(data, idx):

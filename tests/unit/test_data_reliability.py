@@ -137,3 +137,12 @@ def test_fifo_in_the_image_folder_is_a_bad_sample_not_a_hang(tmp_path):
     ds = dataset(tmp_path)
     with pytest.raises(BadSampleError, match="not a regular file"):
         ds[1]
+
+
+def test_all_samples_bad_names_the_last_error(tmp_path):
+    def always_fails(results):
+        raise KeyError("gt_semantic_seg")
+    save_pair(tmp_path, "s0", np.zeros((4, 6, 3), np.uint8), np.zeros((4, 6)))
+    ds = dataset(tmp_path, pipeline=[always_fails], on_bad_sample="skip")
+    with pytest.raises(BadSampleError, match=r"all 1 samples are bad.*KeyError.*gt_semantic_seg"):
+        ds[0]
