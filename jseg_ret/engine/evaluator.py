@@ -131,9 +131,7 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
 
 def _check_label_size(dataset, idx, item, gt):
     """BadSampleError naming the files when the label's size differs from its image's."""
-    metas = item["img_metas"]
-    meta = metas[0] if isinstance(metas, (list, tuple)) else metas
-    meta = meta.data if hasattr(meta, "data") else meta
+    meta = _first_meta(item)
     ori_shape = meta.get("ori_shape") if isinstance(meta, dict) else None
     if ori_shape is not None and tuple(ori_shape[:2]) != tuple(gt.shape):
         img_path, label_path = _paths(dataset, idx)
@@ -155,10 +153,15 @@ def _files_of(dataset, idx):
     return f"image {img_path}" + (f" and label {label_path}" if label_path else "")
 
 
-def _sample_index(item, default):
+def _first_meta(item):
+    """The img_metas dict of an item (of its first augmentation for a test-time-aug item)."""
     metas = item["img_metas"]
     meta = metas[0] if isinstance(metas, (list, tuple)) else metas
-    meta = meta.data if hasattr(meta, "data") else meta
+    return meta.data if hasattr(meta, "data") else meta
+
+
+def _sample_index(item, default):
+    meta = _first_meta(item)
     return int(meta.get("sample_idx", default)) if isinstance(meta, dict) else default
 
 
