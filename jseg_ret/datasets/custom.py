@@ -204,9 +204,7 @@ class CustomDataset:
         (a transform's own error does not know which file it was given)."""
         try:
             return self.prepare_test_img(idx) if self.test_mode else self.prepare_train_img(idx)
-        except BadSampleError:
-            raise
-        except (MemoryError, RecursionError):
+        except (BadSampleError, MemoryError, RecursionError):
             raise
         except Exception as e:
             img_path, label_path = self.file_paths(idx)
