@@ -1,8 +1,15 @@
 """--cfg-options: unknown keys are errors naming close matches, '+key' adds, values parse or
 fail naming the option (issue 17, items 12 and 17)."""
+import os
+import sys
+
 import pytest
 
 from jseg_ret.config import Config, ConfigError, parse_cfg_options
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import run_net  # noqa: E402
 
 BASE = dict(runner=dict(type="IterBasedRunner", max_iters=4),
             optimizer=dict(type="AdamW", lr=1e-4, weight_decay=0.01),
@@ -59,3 +66,15 @@ def test_plain_words_and_paths_stay_strings():
 def test_text_for_a_number_is_an_error_naming_the_key():
     with pytest.raises(ConfigError, match=r"optimizer\.lr.*number"):
         apply("optimizer.lr=fast")
+
+
+@pytest.mark.parametrize("option, expect", [("runner.max_iter=1", "max_iters"),
+                                            ("optimzer.lr=5", "optimizer"),
+                                            ("optimizer.lr=1e-3)", "optimizer.lr=1e-3)")])
+def test_run_net_refuses_with_one_error_line(option, expect, tmp_path, capsys):
+    cfg = os.path.join(ROOT, "configs", "quickstart", "segret-t_synthetic.py")
+    assert run_net.main(["--config-file", cfg, "--task", "train", "--work-dir", str(tmp_path),
+                         "--cfg-options", option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expect in err and "Traceback" not in err
+    assert not os.listdir(tmp_path)  # nothing started
