@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import jseg_ret  # noqa: F401
-from jseg_ret.datasets import BadSampleError, CustomDataset
+from jseg_ret.datasets import BadSampleError, ConcatDataset, CustomDataset, RepeatDataset
 from jseg_ret.engine.evaluator import evaluate_dataset
 from jseg_ret.evaluation import IoUAccumulator
 
@@ -101,7 +101,6 @@ def test_clean_dataset_counts_no_skips(tmp_path):
 
 
 def test_wrappers_keep_sample_indices_and_skip_mode(tmp_path):
-    from jseg_ret.datasets import ConcatDataset, RepeatDataset
     make_tree(tmp_path)
     damage(tmp_path, "image")
     repeat = RepeatDataset(build(tmp_path, "skip"), 2)
