@@ -10,7 +10,9 @@ from ..models import build_segmentor
 
 
 def init_segmentor(config, checkpoint=None, cfg_options=None):
-    """Model in eval mode with ``model.cfg`` set; CLASSES/PALETTE from the checkpoint meta."""
+    """Model in eval mode with ``model.cfg`` set; CLASSES/PALETTE from the checkpoint meta.
+
+    ``cfg_options`` ({'a.b': value}) override existing keys; write '+a.b' to add a new one."""
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -27,13 +29,34 @@ def init_segmentor(config, checkpoint=None, cfg_options=None):
 
 
 class LoadImageFromArray:
-    """Test-pipeline head for an in-memory RGB uint8 array (replaces LoadImageFromFile)."""
+    """Test-pipeline head for an in-memory RGB uint8 (H, W, 3) array; replaces the config's
+    LoadImageFromFile and gives what it gives for the same picture read from a file: the channel
+    order it was configured with (BGR by default) and the same results keys."""
+
+    def __init__(self, channel_order="bgr"):
+        if channel_order not in ("bgr", "rgb"):
+            raise ValueError(f"channel_order {channel_order!r}: expected 'bgr' or 'rgb'")
+        self.channel_order = channel_order
 
     def __call__(self, results):
-        img = results["img"]
+        img = check_rgb_array(results["img"])
+        if self.channel_order == "bgr":
+            img = np.ascontiguousarray(img[:, :, ::-1])
         results.update(filename=None, ori_filename=None, img=img, img_shape=img.shape,
-                       ori_shape=img.shape)
+                       ori_shape=img.shape, pad_shape=img.shape, scale_factor=1.0,
+                       img_norm_cfg=dict(mean=np.zeros(3, np.float32),
+                                         std=np.ones(3, np.float32), to_rgb=False))
         return results
+
+
+def check_rgb_array(img):
+    """``img`` if it is an RGB uint8 (H, W, 3) array, else a ValueError saying what it is."""
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image array of shape {img.shape}: expected an RGB image (H, W, 3)")
+    if img.dtype != np.uint8:
+        raise ValueError(f"image array of dtype {img.dtype}: expected uint8 (0..255); "
+                         "16-bit images: pass (img >> 8).astype(np.uint8)")
+    return img
 
 
 def _test_pipeline(cfg, from_array):
@@ -42,12 +65,15 @@ def _test_pipeline(cfg, from_array):
         if steps[0]["type"] != "LoadImageFromFile":
             raise ValueError("test pipeline must start with LoadImageFromFile, got "
                              f"{steps[0]['type']}")
-        return Compose([LoadImageFromArray()] + steps[1:])
+        order = steps[0].get("channel_order", "bgr")
+        return Compose([LoadImageFromArray(order)] + steps[1:])
     return Compose(steps)
 
 
 def inference_segmentor(model, imgs):
-    """Class maps (H, W) for one image or a list (paths or HxWx3 RGB uint8 arrays)."""
+    """Class maps (H, W) for one image or a list (paths or HxWx3 RGB uint8 arrays).
+
+    An array is taken as RGB (as PIL gives it) and gives the same result as its file."""
     single = not isinstance(imgs, (list, tuple))
     out = []
     for img in ([imgs] if single else imgs):

@@ -4,17 +4,41 @@
   the file's own keys are merged on top, recursively for dicts.
 - A dict holding ``_delete_=True`` replaces the inherited value instead of merging into it.
 - ``--cfg-options model.decode_head.num_classes=19 optimizer.lr=1e-3`` overrides with typed values.
-- ``Config.dump('x.yaml')`` writes YAML that ``Config.fromfile`` reads back.
+  A key must already exist (a typo is an error naming the close matches); ``+key=value`` adds a
+  key the config does not have (``+data.train.on_bad_sample=skip``).
+- ``Config.dump('x.yaml')`` writes YAML that ``Config.fromfile`` reads back equal: tuples are
+  written with a ``!tuple`` tag (mmseg transforms tell ``(w, h)`` scales from lists of scales).
 """
 import ast
 import copy
+import difflib
 import os
+import re
 import types
 
 import yaml
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
+NEW_KEY_PREFIX = "+"
+TUPLE_TAG = "!tuple"
+# An override value that is not a python literal is kept as text only if it looks like a word,
+# name or path; anything with brackets or quotes is a literal that failed to parse.
+_PLAIN_TEXT = re.compile(r"[^()\[\]{}'\"]*")
+
+
+class _ConfigDumper(yaml.SafeDumper):
+    """SafeDumper that writes tuples as ``!tuple [a, b]``."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that reads ``!tuple [a, b]`` back as a tuple."""
+
+
+_ConfigDumper.add_representer(
+    tuple, lambda dumper, data: dumper.represent_sequence(TUPLE_TAG, data, flow_style=True))
+_ConfigLoader.add_constructor(
+    TUPLE_TAG, lambda loader, node: tuple(loader.construct_sequence(node, deep=True)))
 
 
 class ConfigError(ValueError):
@@ -62,6 +86,17 @@ def _plain(obj):
     return obj
 
 
+def _plain_keep_tuples(obj):
+    """Plain dicts and lists, tuples kept (what ``dump`` writes)."""
+    if isinstance(obj, dict):
+        return {k: _plain_keep_tuples(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain_keep_tuples(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_plain_keep_tuples(v) for v in obj)
+    return obj
+
+
 def merge_dicts(base, child, where=""):
     """Recursively merge ``child`` into a copy of ``base``; ``_delete_=True`` replaces."""
     out = copy.deepcopy(base)
@@ -97,7 +132,7 @@ def _read_python(path):
 def _read_yaml(path):
     with open(path, "r", encoding="utf-8") as f:
         try:
-            data = yaml.safe_load(f)
+            data = yaml.load(f, Loader=_ConfigLoader)  # safe_load plus !tuple
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: invalid YAML: {e}") from e
     if data is None:
@@ -140,8 +175,11 @@ def _load_file(path, chain=()):
     return merge_dicts(merged, data)
 
 
-def _parse_value(text):
-    """Type an override value: python literals, true/false/none, 'a,b' lists, else a string."""
+def _parse_value(text, item):
+    """Type an override value: python literals, true/false/none, 'a,b' lists, else a string.
+
+    Text with brackets or quotes that is not a valid literal (``1e-3)``) is a ConfigError naming
+    the option ``item``, not a string that fails later."""
     s = text.strip()
     low = s.lower()
     if low in ("true", "false"):
@@ -149,15 +187,20 @@ def _parse_value(text):
     if low in ("none", "null"):
         return None
     if "," in s and not s.startswith(("[", "(", "{", "'", '"')):
-        return [_parse_value(p) for p in s.split(",")]  # a=1,2 -> [1, 2], as mmcv
+        return [_parse_value(p, item) for p in s.split(",")]  # a=1,2 -> [1, 2], as mmcv
     try:
         return ast.literal_eval(s)
-    except (ValueError, SyntaxError):
-        return s
+    except (ValueError, SyntaxError) as e:
+        if _PLAIN_TEXT.fullmatch(s):
+            return s
+        raise ConfigError(f"--cfg-options item {item!r}: value {s!r} is not a valid python "
+                          f"literal ({type(e).__name__}: {e}); quote text, balance brackets")
 
 
 def parse_cfg_options(options):
-    """['a.b=1', 'c=x'] -> {'a.b': 1, 'c': 'x'}; a malformed item raises ConfigError."""
+    """['a.b=1', 'c=x'] -> {'a.b': 1, 'c': 'x'}; a malformed item raises ConfigError.
+
+    A ``+`` before the key (``+a.b=1``) is kept: it lets ``merge_from_dict`` add a new key."""
     out = {}
     for item in options or []:
         if "=" not in item:
@@ -165,9 +208,10 @@ def parse_cfg_options(options):
                               "(e.g. model.decode_head.num_classes=19)")
         key, value = item.split("=", 1)
         key = key.strip()
-        if not key or any(not part for part in key.split(".")):
+        bare = key[len(NEW_KEY_PREFIX):] if key.startswith(NEW_KEY_PREFIX) else key
+        if not bare or any(not part for part in bare.split(".")):
             raise ConfigError(f"--cfg-options item {item!r}: empty key or key part in {key!r}")
-        out[key] = _parse_value(value)
+        out[key] = _parse_value(value, item)
     return out
 
 
@@ -231,21 +275,32 @@ class Config:
 
     @property
     def pretty_text(self):
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+        return yaml.dump(_plain_keep_tuples(self._cfg), Dumper=_ConfigDumper, sort_keys=False,
+                         default_flow_style=None)
 
     def merge_from_dict(self, options):
-        """Apply ``{'a.b.c': value}`` overrides; integer parts index into lists."""
+        """Apply ``{'a.b.c': value}`` overrides; integer parts index into lists.
+
+        Every key must exist unless written ``'+a.b.c'``; a missing one is a ConfigError naming
+        the closest existing keys. All overrides are checked before any is applied."""
+        staged = copy.deepcopy(self._cfg)
         for dotted, value in options.items():
+            create = dotted.startswith(NEW_KEY_PREFIX)
+            if create:
+                dotted = dotted[len(NEW_KEY_PREFIX):]
             parts = dotted.split(".")
-            node = self._cfg
+            node = staged
             for depth, part in enumerate(parts[:-1]):
-                node = self._step(node, part, parts[:depth + 1], dotted, create=True)
+                node = self._step(node, part, parts[:depth + 1], dotted, create)
             last = parts[-1]
             if isinstance(node, list):
                 idx = self._index(node, last, dotted)
-                node[idx] = _wrap(value)
+                node[idx] = _check_type(node[idx], value, dotted)
             else:
-                node[last] = _wrap(value)
+                if last not in node and not create:
+                    raise _unknown_key(node, last, parts, dotted)
+                node[last] = _check_type(node.get(last), value, dotted)
+        object.__setattr__(self, "_cfg", staged)
 
     def _step(self, node, part, path, dotted, create):
         if isinstance(node, list):
@@ -255,7 +310,7 @@ class Config:
                               f"{type(node).__name__}, not a dict")
         if part not in node:
             if not create:
-                raise ConfigError(f"override {dotted!r}: no key {part!r}")
+                raise _unknown_key(node, part, path, dotted)
             node[part] = ConfigDict()
         child = node[part]
         if not isinstance(child, (dict, list)):
@@ -276,11 +331,31 @@ class Config:
         return idx
 
     def dump(self, path):
-        """Write the merged config as YAML (or as a python file if ``path`` ends in .py)."""
+        """Write the merged config as YAML (or as a python file if ``path`` ends in .py); either
+        loads back with ``fromfile`` to an equal config, tuples included."""
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            if path.endswith(".py"):
-                for k, v in self.to_dict().items():
-                    f.write(f"{k} = {v!r}\n")
-            else:
-                f.write(self.pretty_text)
+        if path.endswith(".py"):
+            text = "".join(f"{k} = {v!r}\n" for k, v in _plain_keep_tuples(self._cfg).items())
+        else:
+            text = self.pretty_text
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+
+
+def _unknown_key(node, key, path, dotted):
+    """The ConfigError for an override of a key ``node`` does not have."""
+    where = ".".join(path[:-1]) if len(path) > 1 else "the config"
+    close = difflib.get_close_matches(key, [str(k) for k in node], n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return ConfigError(f"override {dotted!r}: {where} has no key {key!r}; {hint}"
+                       f"write '+{dotted}=...' to add a new key")
+
+
+def _check_type(old, new, dotted):
+    """``new`` wrapped; text where the config holds a number is a ConfigError naming the key."""
+    if (isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(new, str)):
+        raise ConfigError(f"override {dotted!r}: {new!r} is text, but the config holds the "
+                          f"number {old!r} there; expected a number")
+    return _wrap(new)

@@ -8,6 +8,7 @@ import numpy as np
 from ..registry import DATASETS
 from .errors import BadSampleError
 from .pipelines import Compose, LoadAnnotations
+from .pipelines.loading import image_file_orientation
 from .skip_registry import SkipRegistry
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,12 @@ class CustomDataset:
     returned, which differs from the one asked for when ``on_bad_sample='skip'`` skipped a sample.
 
     Bad samples (unreadable image, missing label, size mismatch, label values outside
-    [0, num_classes) and not ``ignore_index``) raise BadSampleError with ``on_bad_sample='raise'``;
-    with ``'skip'`` they are logged, counted (``num_skipped``) and the next good sample is returned.
+    [0, num_classes) and not ``ignore_index``, or any error a transform raises on the sample)
+    raise BadSampleError naming the files with ``on_bad_sample='raise'``; with ``'skip'`` they are
+    logged, counted (``num_skipped``) and the next good sample is returned.
+
+    No image found (an empty folder, or ``img_suffix`` matching no file) is a FileNotFoundError
+    naming the folder and the suffix.
     """
 
     CLASSES = None
@@ -94,9 +99,10 @@ class CustomDataset:
         self.img_infos = self.load_annotations(self.img_dir, self.img_suffix, self.ann_dir,
                                                self.seg_map_suffix, self.split)
         if not self.img_infos:
-            logger.warning("%s: no images ending in %r found in %s%s", type(self).__name__,
-                           self.img_suffix, self.img_dir,
-                           f" (split {self.split})" if self.split else "")
+            raise FileNotFoundError(
+                f"{type(self).__name__}: no images ending in {self.img_suffix!r} found in "
+                f"{self.img_dir}" + (f" (split file {self.split} is empty)" if self.split else
+                                     " (check img_dir and img_suffix in the config)"))
         self._skips = SkipRegistry(len(self.img_infos))
 
     # ---- file lists -------------------------------------------------------------------------
@@ -186,23 +192,48 @@ class CustomDataset:
         self.pre_pipeline(results)
         return self.pipeline(results)
 
+    def file_paths(self, idx):
+        """(image path, label path or None) of sample ``idx``, for messages."""
+        info = self.img_infos[idx]
+        ann = info.get("ann")
+        label = osp.join(self.ann_dir, ann["seg_map"]) if ann and self.ann_dir else None
+        return osp.join(self.img_dir, info["filename"]), label
+
+    def prepare_img(self, idx):
+        """Sample ``idx`` through the pipeline; any error is a BadSampleError naming its files
+        (a transform's own error does not know which file it was given)."""
+        try:
+            return self.prepare_test_img(idx) if self.test_mode else self.prepare_train_img(idx)
+        except (BadSampleError, MemoryError, RecursionError):
+            raise
+        except Exception as e:
+            img_path, label_path = self.file_paths(idx)
+            notes = "".join(f" ({note})" for note in getattr(e, "__notes__", []))
+            label = f" with label {label_path}" if label_path and not self.test_mode else ""
+            raise BadSampleError(img_path, f"{type(e).__name__} in the pipeline{label}: "
+                                           f"{e}{notes}") from e
+
     def __getitem__(self, idx):
         n = len(self)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} out of range for {type(self).__name__} of {n} samples")
         idx %= n
+        last_error = None
         for attempt in range(n):
             i = (idx + attempt) % n
             try:
-                data = self.prepare_test_img(i) if self.test_mode else self.prepare_train_img(i)
+                data = self.prepare_img(i)
             except BadSampleError as e:
                 if self.on_bad_sample == "raise":
                     raise
                 self._skips.mark(i)
                 logger.warning("skipping bad sample %d: %s", i, e)
+                last_error = e
                 continue
             return self._tag_sample_idx(data, i)
-        raise BadSampleError(self.img_dir, f"all {n} samples are bad")
+        # often a pipeline/config problem rather than bad files: show the last error
+        raise BadSampleError(self.img_dir, f"all {n} samples are bad; the last: {last_error}") \
+            from last_error
 
     @staticmethod
     def _tag_sample_idx(data, idx):
@@ -226,6 +257,8 @@ class CustomDataset:
         reduce_zero_label: uint8 (H, W) with ``ignore_index`` for ignored pixels."""
         results = dict(ann_info=self.get_ann_info(idx))
         self.pre_pipeline(results)
+        # the label is turned like its image (EXIF orientation; see pipelines/loading.py)
+        results["exif_orientation"] = image_file_orientation(self.file_paths(idx)[0])
         self.gt_seg_map_loader(results)
         return results["gt_semantic_seg"]
 

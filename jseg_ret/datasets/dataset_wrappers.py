@@ -53,6 +53,16 @@ class ConcatDataset:
         d, i = self.locate(idx)
         return self.datasets[d].get_gt_seg_map(i)
 
+    def file_paths(self, idx):
+        d, i = self.locate(idx)
+        return self.datasets[d].file_paths(i)
+
+    @property
+    def on_bad_sample(self):
+        """'skip' only if every part skips (an evaluation must not skip where one raises)."""
+        modes = {getattr(d, "on_bad_sample", "raise") for d in self.datasets}
+        return "skip" if modes == {"skip"} else "raise"
+
     get_gt_seg_map_by_idx = get_gt_seg_map
 
     @property
@@ -84,10 +94,23 @@ class RepeatDataset:
         return self.times * self._ori_len
 
     def __getitem__(self, idx):
-        return self.dataset[idx % self._ori_len]
+        data = self.dataset[idx % self._ori_len]
+        offset = idx - idx % self._ori_len
+        metas = data.get("img_metas") if isinstance(data, dict) else None
+        for meta in (metas if isinstance(metas, list) else [metas]):
+            if isinstance(meta, dict) and "sample_idx" in meta:
+                meta["sample_idx"] += offset  # this repeat's index, as ConcatDataset's
+        return data
 
     def get_gt_seg_map(self, idx):
         return self.dataset.get_gt_seg_map(idx % self._ori_len)
+
+    def file_paths(self, idx):
+        return self.dataset.file_paths(idx % self._ori_len)
+
+    @property
+    def on_bad_sample(self):
+        return getattr(self.dataset, "on_bad_sample", "raise")
 
     get_gt_seg_map_by_idx = get_gt_seg_map
 

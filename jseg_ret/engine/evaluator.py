@@ -1,7 +1,13 @@
 """Streaming evaluation: predict image by image, fold into an IoUAccumulator, merge over ranks.
 
 No list of predictions is kept, so memory does not grow with the dataset.
+
+Bad samples: with the dataset's ``on_bad_sample='skip'`` a sample whose image, label or pairing is
+bad is left out and counted (``num_skipped`` in the summary, one warning naming the file); it is
+never replaced by another image (which would score that one twice). With ``'raise'`` the
+BadSampleError naming the file ends the evaluation.
 """
+import logging
 import os
 
 import jittor as jt
@@ -9,8 +15,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..datasets.errors import BadSampleError
 from ..evaluation import IoUAccumulator, format_table, save_summary_json
 from .dist import all_reduce_sum, get_rank, get_world_size, is_main_process
+
+_log = logging.getLogger(__name__)
 
 
 def _as_list(x):
@@ -60,34 +69,57 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
     """mIoU/mAcc/aAcc over ``dataset`` (each rank takes every world_size-th image).
 
     Writes ``<work_dir>/eval_results.json`` (rank 0) and, with ``save_dir``, one prediction PNG
-    per image. Returns the summary dict.
+    per image. Returns the summary dict (``num_images`` scored, ``num_skipped`` bad samples).
     """
     model.eval()
     rank, world = get_rank(), get_world_size()
     num_classes = len(dataset.CLASSES)
     acc = IoUAccumulator(num_classes, ignore_index=getattr(dataset, "ignore_index", 255))
+    skip_bad = getattr(dataset, "on_bad_sample", "raise") == "skip"
+    skipped = 0
     indices = range(rank, len(dataset), world)
     bar = tqdm(indices, desc="eval", disable=not (show_progress and is_main_process()),
                dynamic_ncols=True)
     for idx in bar:
-        item = dataset[idx]
+        try:
+            item = dataset[idx]
+            if _sample_index(item, idx) != idx:
+                # the dataset skipped idx and returned a later sample, which is scored at its
+                # own index: this one is left out (the dataset logged the file)
+                skipped += 1
+                continue
+            gt = dataset.get_gt_seg_map(idx)
+            _check_label_size(dataset, idx, item, gt)
+        except BadSampleError as e:
+            if not skip_bad:
+                raise
+            skipped += 1
+            _log.warning("evaluation: skipping bad sample %d: %s", idx, e)
+            continue
         pred = predict_item(model, item)
-        # with on_bad_sample='skip' the item may be a later sample: score it against its own label
-        idx = _sample_index(item, idx)
-        gt = dataset.get_gt_seg_map(idx)
         if pred.shape != gt.shape:
-            raise ValueError(f"prediction {pred.shape} and label {gt.shape} differ for image "
-                             f"{idx}; the test pipeline must keep the original size in img_metas")
+            raise ValueError(f"prediction {pred.shape} and label {gt.shape} differ for "
+                             f"{_files_of(dataset, idx)}; the test pipeline must keep the "
+                             "original size in img_metas")
         acc.update(pred, gt)
         if save_dir:
             name = _image_name(dataset, idx)
             save_prediction_png(pred, os.path.join(save_dir, name + ".png"),
                                 getattr(dataset, "PALETTE", None))
+    num_images = acc.num_images
     if world > 1:
         acc = IoUAccumulator.from_state(
             {k: all_reduce_sum(v) for k, v in acc.state().items()}, num_classes,
             ignore_index=acc.ignore_index)
+        counts = all_reduce_sum(np.array([num_images, skipped], dtype=np.float64))
+        num_images, skipped = int(round(counts[0])), int(round(counts[1]))
+        acc.num_images = num_images
     summary = acc.summary(metrics=metrics, class_names=list(dataset.CLASSES))
+    summary["num_skipped"] = skipped
+    if skipped and is_main_process():
+        (logger.warning if logger else _log.warning)(
+            "evaluation: %d bad sample(s) skipped (on_bad_sample='skip'); %d image(s) scored",
+            skipped, num_images)
     if is_main_process():
         table = format_table(summary, list(dataset.CLASSES))
         (logger.info if logger else print)("\n" + table)
@@ -97,10 +129,39 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
     return summary
 
 
-def _sample_index(item, default):
+def _check_label_size(dataset, idx, item, gt):
+    """BadSampleError naming the files when the label's size differs from its image's."""
+    meta = _first_meta(item)
+    ori_shape = meta.get("ori_shape") if isinstance(meta, dict) else None
+    if ori_shape is not None and tuple(ori_shape[:2]) != tuple(gt.shape):
+        img_path, label_path = _paths(dataset, idx)
+        raise BadSampleError(label_path or img_path,
+                             f"label size (h, w)={tuple(gt.shape)} differs from image size "
+                             f"{tuple(ori_shape[:2])} of {img_path}")
+
+
+def _paths(dataset, idx):
+    """(image path, label path) of sample ``idx`` where the dataset can say, else (None, None)."""
+    file_paths = getattr(dataset, "file_paths", None)
+    return file_paths(idx) if file_paths else (None, None)
+
+
+def _files_of(dataset, idx):
+    img_path, label_path = _paths(dataset, idx)
+    if img_path is None:
+        return f"image {idx}"
+    return f"image {img_path}" + (f" and label {label_path}" if label_path else "")
+
+
+def _first_meta(item):
+    """The img_metas dict of an item (of its first augmentation for a test-time-aug item)."""
     metas = item["img_metas"]
     meta = metas[0] if isinstance(metas, (list, tuple)) else metas
-    meta = meta.data if hasattr(meta, "data") else meta
+    return meta.data if hasattr(meta, "data") else meta
+
+
+def _sample_index(item, default):
+    meta = _first_meta(item)
     return int(meta.get("sample_idx", default)) if isinstance(meta, dict) else default
 
 

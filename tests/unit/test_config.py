@@ -46,7 +46,7 @@ def test_cfg_options_typed(cfg_tree):
     cfg = Config.fromfile(cfg_tree)
     cfg.merge_from_dict(parse_cfg_options([
         "model.decode_head.num_classes=21", "optimizer.lr=0.001", "model.backbone.depths=[3,4]",
-        "flag=true", "nothing=None", "name=abc", "pair=1,2", "model.backbone.depths.0=5"]))
+        "+flag=true", "+nothing=None", "+name=abc", "+pair=1,2", "model.backbone.depths.0=5"]))
     assert cfg.model.decode_head.num_classes == 21
     assert cfg.optimizer.lr == pytest.approx(0.001)
     assert cfg.model.backbone.depths == [5, 4]

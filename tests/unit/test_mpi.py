@@ -90,3 +90,5 @@ def test_merged_evaluation_equals_single_pass(runs):
     two = json.load(open(runs / "eval_w2" / "eval_results.json"))
     for key in ("mIoU", "mAcc", "aAcc"):
         assert two[key] == pytest.approx(one[key], abs=1e-9), key
+    # image counts are merged over ranks too (they were 0 after the merge)
+    assert two["num_images"] == one["num_images"] > 0 and two["num_skipped"] == 0

@@ -39,7 +39,12 @@ class Compose:
 
     def __call__(self, results):
         for t in self.steps:
-            results = t(results)
+            try:
+                results = t(results)
+            except Exception as e:
+                # keep the error's type; say which step raised it (datasets add the file name)
+                e.add_note(f"in pipeline step {getattr(t, '__name__', type(t).__name__)}")
+                raise
             if results is None:
                 return None
         return results

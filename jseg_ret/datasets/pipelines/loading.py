@@ -3,16 +3,32 @@
 Images come out as mmcv gives them: uint8 (h, w, 3) in **BGR** order, so that mmseg configs with
 ``Normalize(..., to_rgb=True)`` mean the same thing here. Label maps come out as uint8 (h, w).
 Problems with a file raise BadSampleError naming the file.
+
+Rules shared by training, evaluation, ``inference_segmentor`` and ``tools/demo.py``:
+- 16-bit images (PIL modes ``I;16*``, and ``I`` from a PNG, whose samples are at most 16 bits) are
+  reduced to 8 bits by ``value >> 8``, as OpenCV's ``IMREAD_COLOR`` does (mmcv's default
+  backend). Other wide modes (32-bit integer ``I`` TIFFs, float ``F``) have no fixed range and are
+  refused naming the file and mode.
+- EXIF orientation: for 'color'/'grayscale' the image is turned upright as its EXIF tag says
+  (mmcv does the same); a label is read in its image's stored pixel grid and turned by the *image's*
+  EXIF orientation, so image and label always stay aligned (``results['exif_orientation']``).
+  'unchanged' applies no orientation.
 """
 import os.path as osp
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ...registry import TRANSFORMS
 from ..errors import BadSampleError
 
 _EXIF_ORIENTATION = 0x0112
+# EXIF orientation value -> the PIL transpose that makes the image upright (as exif_transpose).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 # Errors PIL raises for a corrupt, truncated or unsupported file.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
@@ -20,6 +36,9 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError
 def _open_fully(filename, kind):
     """Open and decode an image file; BadSampleError if it is missing or unreadable."""
     if not osp.isfile(filename):
+        if osp.exists(filename):  # a FIFO would block the reader forever
+            raise BadSampleError(filename, f"{kind} path is not a regular file (FIFO, device or "
+                                 "folder); not opened")
         raise BadSampleError(filename, f"missing {kind} file")
     try:
         img = Image.open(filename)
@@ -29,33 +48,75 @@ def _open_fully(filename, kind):
     return img
 
 
+def exif_orientation(img):
+    """The EXIF orientation (1..8) of an opened PIL image; 1 (upright) when absent or invalid."""
+    try:
+        value = int(img.getexif().get(_EXIF_ORIENTATION, 1))
+    except (TypeError, ValueError):
+        return 1
+    return value if value in _UPRIGHT else 1
+
+
+def image_file_orientation(filename):
+    """EXIF orientation of an image file read from its header only (no decoding); 1 if none."""
+    try:
+        with Image.open(filename) as img:
+            return exif_orientation(img)
+    except _DECODE_ERRORS as e:
+        raise BadSampleError(filename, f"unreadable image: {e}") from e
+
+
+def make_upright(img, orientation):
+    """``img`` (PIL) transposed as EXIF ``orientation`` says; the same for an image or a label."""
+    method = _UPRIGHT.get(orientation)
+    return img if method is None else img.transpose(method)
+
+
+def _to_8bit(img, filename):
+    """16-bit grey -> 8-bit by ``>> 8`` (OpenCV's rule); refuse modes with no fixed range."""
+    if img.mode in _16BIT_MODES or (img.mode == "I" and img.format == "PNG"):
+        arr = np.asarray(img).astype(np.uint32) >> 8
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("I", "F") or img.mode.startswith("I;"):
+        raise BadSampleError(filename, f"image mode {img.mode} ({img.format}) has no fixed value "
+                             "range; convert it to 8 or 16 bits per channel")
+    return img
+
+
 def read_image(filename, color_type="color", channel_order="bgr"):
+    return read_image_and_orientation(filename, color_type, channel_order)[0]
+
+
+def read_image_and_orientation(filename, color_type="color", channel_order="bgr"):
+    """(uint8 array, EXIF orientation applied) of an image file; see the module doc."""
     img = _open_fully(filename, "image")
     if color_type == "unchanged":
         arr = np.array(img)
         if arr.ndim == 3 and arr.shape[2] >= 3 and channel_order == "bgr":
             arr[:, :, :3] = arr[:, :, 2::-1]
-        return arr
-    if img.getexif().get(_EXIF_ORIENTATION, 1) != 1:  # as mmcv does for 'color'/'grayscale'
-        img = ImageOps.exif_transpose(img)
-    if color_type == "grayscale":
-        return np.array(img.convert("L"))
-    if color_type != "color":
+        return arr, 1
+    if color_type not in ("color", "grayscale"):
         raise ValueError(f"color_type {color_type!r}: expected 'color', 'grayscale' or 'unchanged'")
+    orientation = exif_orientation(img)  # applied as mmcv does for 'color'/'grayscale'
+    img = make_upright(_to_8bit(img, filename), orientation)
+    if color_type == "grayscale":
+        return np.array(img.convert("L")), orientation
     if img.mode != "RGB":
         img = img.convert("RGB")
     if channel_order == "rgb":
-        return np.array(img)
+        return np.array(img), orientation
     if channel_order != "bgr":
         raise ValueError(f"channel_order {channel_order!r}: expected 'bgr' or 'rgb'")
     # PIL's raw packer writes BGR directly (cheaper than reversing channels in numpy).
     raw = bytearray(img.tobytes("raw", "BGR"))
-    return np.frombuffer(raw, dtype=np.uint8).reshape(img.size[1], img.size[0], 3)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(img.size[1], img.size[0], 3), orientation
 
 
-def read_label(filename):
-    """A label PNG as uint8 (h, w) class ids (palette PNGs give their indices)."""
-    img = _open_fully(filename, "label")
+def read_label(filename, orientation=1):
+    """A label PNG as uint8 (h, w) class ids (palette PNGs give their indices), turned by its
+    image's EXIF ``orientation`` (the label's own EXIF, if any, is ignored: mmseg reads labels
+    'unchanged')."""
+    img = make_upright(_open_fully(filename, "label"), orientation)
     arr = np.array(img)
     if arr.ndim == 3:
         if arr.shape[2] == 1:
@@ -119,7 +180,8 @@ class LoadImageFromFile:
         ori_filename = results["img_info"]["filename"]
         prefix = results.get("img_prefix")
         filename = osp.join(prefix, ori_filename) if prefix is not None else ori_filename
-        img = read_image(filename, self.color_type, self.channel_order)
+        img, orientation = read_image_and_orientation(filename, self.color_type,
+                                                      self.channel_order)
         if self.to_float32:
             img = img.astype(np.float32)
         results["filename"] = filename
@@ -129,6 +191,7 @@ class LoadImageFromFile:
         results["ori_shape"] = img.shape
         results["pad_shape"] = img.shape
         results["scale_factor"] = 1.0
+        results["exif_orientation"] = orientation  # LoadAnnotations turns the label alike
         channels = 1 if img.ndim < 3 else img.shape[2]
         results["img_norm_cfg"] = dict(mean=np.zeros(channels, dtype=np.float32),
                                        std=np.ones(channels, dtype=np.float32), to_rgb=False)
@@ -145,7 +208,8 @@ class LoadAnnotations:
 
     Applies ``results['label_map']`` (custom class subsets) and then reduce_zero_label. When the
     dataset put ``num_classes``/``ignore_index`` in results, the values are checked; when an image
-    is loaded, its size must match the label's.
+    is loaded, its size must match the label's. The label is turned by
+    ``results['exif_orientation']`` (its image's EXIF orientation; see the module doc).
     """
 
     def __init__(self, reduce_zero_label=False, file_client_args=None, imdecode_backend="pillow"):
@@ -155,7 +219,7 @@ class LoadAnnotations:
         seg_map = results["ann_info"]["seg_map"]
         prefix = results.get("seg_prefix")
         filename = osp.join(prefix, seg_map) if prefix is not None else seg_map
-        seg = read_label(filename)
+        seg = read_label(filename, results.get("exif_orientation", 1))
         img = results.get("img")
         if img is not None and img.shape[:2] != seg.shape:
             raise BadSampleError(filename, f"label size (h, w)={seg.shape} differs from image size "

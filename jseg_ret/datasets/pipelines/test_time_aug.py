@@ -9,6 +9,11 @@ def _ratio_scale(scale, ratio):
     return max(int(scale[0] * ratio), 1), max(int(scale[1] * ratio), 1)
 
 
+def _is_flat_pair(value):
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+
+
 @TRANSFORMS.register_module()
 class MultiScaleFlipAug:
     """Test-time augmentation, as mmseg 0.x.
@@ -22,6 +27,10 @@ class MultiScaleFlipAug:
     def __init__(self, transforms, img_scale, img_ratios=None, flip=False,
                  flip_direction="horizontal"):
         self.transforms = Compose(transforms)
+        if _is_flat_pair(img_scale):
+            # [w, h]: one (w, h) scale written as a list (a YAML dump made before tuples were
+            # tagged); a list of scales holds pairs, never bare numbers
+            img_scale = tuple(img_scale)
         if img_ratios is not None:
             img_ratios = img_ratios if isinstance(img_ratios, list) else [img_ratios]
             if not all(isinstance(r, (int, float)) for r in img_ratios):
@@ -36,6 +45,10 @@ class MultiScaleFlipAug:
             self.img_scale = [_ratio_scale(img_scale, r) for r in img_ratios]
         else:
             self.img_scale = img_scale if isinstance(img_scale, list) else [img_scale]
+            bad = [s for s in self.img_scale if not _is_flat_pair(s)]
+            if bad:
+                raise ValueError(f"MultiScaleFlipAug img_scale entries must be (w, h) pairs, got "
+                                 f"{bad[0]!r} in {img_scale!r}")
             self.img_scale = [tuple(s) for s in self.img_scale]
         self.img_ratios = img_ratios
         self.flip = flip
