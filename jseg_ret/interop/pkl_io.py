@@ -10,7 +10,8 @@ import io
 import os
 
 from .errors import CheckpointError
-from .safe_pickle import SafeUnpickler
+from .inert import materialize
+from .safe_pickle import SafeUnpickler, standin_leaf
 
 JITTOR_TRAILER = b"HCAJSLHD"
 _CHECKSUM_LEN = 20  # sha1
@@ -51,13 +52,17 @@ def load_pkl(path):
             raise CheckpointError(f"{path}: checksum mismatch (truncated or corrupt Jittor .pkl)")
         data = body
     try:
-        return SafeUnpickler(io.BytesIO(data), path, extra=_JITTOR_GLOBALS).load()
+        obj = SafeUnpickler(io.BytesIO(data), path, extra=_JITTOR_GLOBALS).load()
     except CheckpointError as e:
         raise CheckpointError(f"{e}. If you trust this file, load it with jittor.load(path) and "
                               "pass the resulting dict instead of the path") from e
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable Jittor .pkl checkpoint "
                               f"({type(e).__name__}: {e})") from e
+    try:
+        return materialize(obj, standin_leaf)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
 
 
 def save_pkl(obj, path):
