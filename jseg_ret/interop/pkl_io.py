@@ -43,8 +43,11 @@ def load_pkl(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file (expected a Jittor .pkl checkpoint)")
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from e
     if data.endswith(JITTOR_TRAILER):
         body = data[:-len(JITTOR_TRAILER) - _CHECKSUM_LEN]
         checksum = data[-len(JITTOR_TRAILER) - _CHECKSUM_LEN:-len(JITTOR_TRAILER)]

@@ -50,18 +50,21 @@ def load_pth(path):
         raise CheckpointError(f"{path}: no such file (expected {_EXPECTED})")
     if os.path.isdir(path):
         raise CheckpointError(f"{path}: is a directory (expected {_EXPECTED} file)")
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head[:2] == b"PK":
-        if not zipfile.is_zipfile(path):
-            raise CheckpointError(
-                f"{path}: truncated or corrupt zip checkpoint (the zip directory at the end of "
-                "the file is missing; was the download or save interrupted?)")
-        return _load_zip(path)
-    if tarfile.is_tarfile(path):
-        raise CheckpointError(f"{path}: tar-format checkpoint of PyTorch < 0.4 is not supported; "
-                              "re-save it with a newer PyTorch")
-    return _load_legacy(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head[:2] == b"PK":
+            if not zipfile.is_zipfile(path):
+                raise CheckpointError(
+                    f"{path}: truncated or corrupt zip checkpoint (the zip directory at the end "
+                    "of the file is missing; was the download or save interrupted?)")
+            return _load_zip(path)
+        if tarfile.is_tarfile(path):
+            raise CheckpointError(f"{path}: tar-format checkpoint of PyTorch < 0.4 is not "
+                                  "supported; re-save it with a newer PyTorch")
+        return _load_legacy(path)
+    except OSError as e:  # unreadable (permissions, I/O error): name the file, no traceback
+        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from e
 
 
 # ---- zip format ----------------------------------------------------------------------------------
