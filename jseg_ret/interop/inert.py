@@ -73,7 +73,9 @@ class ArrayRef(Placeholder):
             raise CheckpointError(f"numpy array of shape {shape} and dtype {dtype} needs "
                                   f"{nbytes} bytes, the file holds {len(raw)}")
         flat = np.frombuffer(raw, dtype=dtype)
-        self.array = flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+        # a copy in native byte order, as numpy's own unpickling gives
+        self.array = flat.reshape(shape, order="F" if fortran else "C").astype(
+            dtype.newbyteorder("="), order="K")
 
     def value(self):
         return self.array
@@ -149,9 +151,18 @@ def inert_bytearray(*args):
     raise CheckpointError(f"bytearray({shown}) refused: a pickled bytearray holds its bytes")
 
 
+def inert_bytes(*args):
+    # protocol 2 pickles b'' as bytes(); bytes(int) would zero-fill that many bytes
+    if not args or (len(args) == 1 and isinstance(args[0], (bytes, bytearray))):
+        return bytes(*args)
+    raise CheckpointError(f"bytes({args[0] if isinstance(args[0], int) else '...'}) refused: a "
+                          "pickled bytes value holds its bytes")
+
+
 def inert_defaultdict(factory=None, *_):
     # a defaultdict would call its factory later; its items come back in a plain dict
-    if factory is not None and not isinstance(factory, TypeName):
+    if factory is not None and not isinstance(factory, TypeName) \
+            and factory is not set and factory is not frozenset:
         raise CheckpointError(f"defaultdict with factory {factory!r:.80} refused")
     return {}
 
@@ -181,12 +192,13 @@ def inert_globals():
     out = {("argparse", "Namespace"): NamespaceRef,
            ("collections", "defaultdict"): inert_defaultdict,
            ("builtins", "bytearray"): inert_bytearray,
+           ("builtins", "bytes"): inert_bytes,
            ("numpy", "dtype"): numpy_dtype,
            ("numpy", "ndarray"): NDARRAY}
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         out[(module, "scalar")] = numpy_scalar
         out[(module, "_reconstruct")] = numpy_reconstruct
-    for name in ("list", "dict", "int", "float", "set", "tuple", "str"):
+    for name in ("list", "dict", "int", "float", "tuple", "str"):  # set: the real class
         out[("builtins", name)] = TypeName(name)
     for name in ("PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath", "Path"):
         out[("pathlib", name)] = inert_path

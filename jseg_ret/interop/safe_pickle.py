@@ -166,8 +166,6 @@ def _build_whitelist():
         ("builtins", "frozenset"): frozenset,
         ("builtins", "complex"): complex,
         ("builtins", "slice"): slice,
-        ("__builtin__", "set"): set,
-        ("__builtin__", "frozenset"): frozenset,
         ("_codecs", "encode"): _codecs_encode,
         ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
@@ -187,6 +185,9 @@ def _build_whitelist():
     for name, (dtype, bf16) in TORCH_DTYPES.items():
         allowed[("torch", name)] = TorchDType(name, dtype, bf16)
     allowed.update(inert.inert_globals())
+    # protocol-2 pickles written by python 3 name builtins as python 2's __builtin__
+    allowed.update({("__builtin__", name): obj for (module, name), obj in list(allowed.items())
+                    if module == "builtins"})
     return allowed
 
 
