@@ -82,7 +82,7 @@ def _progress(items, desc):
         from tqdm import tqdm
     except ImportError:  # tqdm is a dependency, but a missing one should not stop a conversion
         return items
-    return tqdm(items, desc=desc, unit="key", leave=False)
+    return tqdm(items, desc=desc, unit="key", leave=False, disable=None)  # None: only on a tty
 
 
 def _print_summary(n_written, dropped, report=None):
