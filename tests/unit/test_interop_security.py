@@ -349,3 +349,14 @@ def test_memory_bomb_refused_within_200mb(bomb_results, name):
     assert path in res["msg"]
     assert re.search(EXPECTED[name], res["msg"]), res["msg"]
     assert res["peak_mb"] < 200, res
+
+
+def test_deflated_checkpoint_within_bounds_still_loads(shared_dir, tmp_path):
+    # torch.load reads compressed records too: a re-zipped checkpoint is not refused, only one
+    # that inflates beyond the bound
+    src = fixture_ckpt(shared_dir, "segret_t_ade20k")
+    path = tmp_path / "deflated.pth"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name in zin.namelist():
+            zout.writestr(name, zin.read(name))
+    assert_same_checkpoint(load_pth(path), load_pth(src))
