@@ -156,7 +156,11 @@ def pkl_to_pth(args):
 
 
 def verify(args, converted):
-    model = build_segmentor(Config.fromfile(args.config).model)
+    try:
+        model = build_segmentor(Config.fromfile(args.config).model)
+    except (ConfigError, KeyError, TypeError, ValueError) as e:  # the config, not the weights
+        raise Failure(EXIT_BAD_INPUT, f"--config {args.config}: cannot build the model "
+                                      f"({type(e).__name__}: {e})") from e
     # family=None unless the user named one: the loader then compares the checkpoint's family
     # with the model's and names both if they differ
     return interop.load_checkpoint_into(model, converted, family=args.family,
@@ -200,8 +204,6 @@ def run(args):
     if args.config is not None:
         try:
             report = verify(args, converted)
-        except ConfigError as e:
-            raise Failure(EXIT_BAD_INPUT, f"--config {args.config}: {e}") from e
         except interop.CheckpointError as e:
             _print_summary(len(converted["state_dict"]), dropped)
             print(str(e), file=sys.stderr)  # the key-by-key details, then the one-line error

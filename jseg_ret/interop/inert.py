@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import CheckpointError
 
+_PACKAGE = __name__.rsplit(".", 1)[0]  # jseg_ret.interop: where the stand-ins live
 # numpy dtype specs a checkpoint may use: bool, ints, floats, complex, fixed-width bytes/str.
 # Object ('O'), structured/void ('V') and datetime dtypes are refused.
 _DTYPE_SPEC = re.compile(r"^[biufc]\d{1,2}$|^[SU]\d{0,9}$")
@@ -242,6 +243,9 @@ def _materialize(obj, leaf, where, memo):
         out = obj.value(convert)
     elif isinstance(obj, TypeName):
         out = obj.name
+    elif callable(obj) and getattr(obj, "__module__", "").startswith(_PACKAGE):
+        out = f"{obj.__module__}.{obj.__qualname__}"  # a stand-in named as a value: never hand
+        # out the reader's shared functions and classes
     elif type(obj) in (dict, OrderedDict, list, tuple, set, frozenset):
         try:
             if isinstance(obj, dict):

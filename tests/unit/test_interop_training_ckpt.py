@@ -196,6 +196,9 @@ def test_defaultdict_and_paths_come_back_as_plain_data(tmp_path):
     assert back == {"d": {"a": [1]}, "p": "/data/imagenet", "s": {1, 2}, "f": frozenset([3]),
                     "c": 1 + 2j, "sl": slice(1, 5, 2), "b": bytearray(b"xy")}
     assert type(back["d"]) is dict
+    # a class named as a value comes back as a name, never as the reader's shared stand-in
+    back = load_pth(_zip(tmp_path, pickle.dumps({"cls": argparse.Namespace}, protocol=2)))
+    assert back["cls"] == "jseg_ret.interop.inert.NamespaceRef"
     bad = collections.defaultdict(dict)
     bad.default_factory = print  # a file-chosen callable to run on a missing key
     with pytest.raises(CheckpointError, match="__builtin__.print"):
