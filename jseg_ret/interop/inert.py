@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 
 _PACKAGE = __name__.rsplit(".", 1)[0]  # jseg_ret.interop: where the stand-ins live
 # numpy dtype specs a checkpoint may use: bool, ints, floats, complex, fixed-width bytes/str.
@@ -39,7 +39,7 @@ class DTypeRef(Placeholder):
     def build(self, state):
         if not (isinstance(state, tuple) and len(state) >= 8 and state[0] in (3, 4)
                 and state[1] in ("<", ">", "|", "=") and state[2:5] == (None, None, None)):
-            raise CheckpointError(f"numpy dtype state {state!r:.200} is not a plain dtype's")
+            raise CheckpointError(f"numpy dtype state {shown(state)} is not a plain dtype's")
         if state[5] not in (-1, self.dtype.itemsize) and self.dtype.kind not in "SU":
             raise CheckpointError(f"numpy dtype {self.dtype} with item size {state[5]}")
         if state[5] > 0 and self.dtype.kind in "SU":
@@ -59,11 +59,11 @@ class ArrayRef(Placeholder):
 
     def build(self, state):
         if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1):
-            raise CheckpointError(f"numpy array state {state!r:.200} is not "
+            raise CheckpointError(f"numpy array state {shown(state)} is not "
                                   "(1, shape, dtype, is_fortran, data)")
         _version, shape, dtype, fortran, raw = state
         if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)):
-            raise CheckpointError(f"numpy array with shape {shape!r:.200}")
+            raise CheckpointError(f"numpy array with shape {shown(shape)}")
         dtype = _dtype_of(dtype, "numpy array")
         if not isinstance(raw, (bytes, bytearray)):
             raise CheckpointError(f"numpy array of dtype {dtype} whose data is a "
@@ -96,7 +96,7 @@ class NamespaceRef(Placeholder):
                                   "expected a dict")
         for key in state:
             if not isinstance(key, str) or key.startswith("__"):
-                raise CheckpointError(f"argparse.Namespace attribute {key!r:.80} refused")
+                raise CheckpointError(f"argparse.Namespace attribute {shown(key)} refused")
         self.attrs = dict(state)
 
     def value(self, convert):
@@ -109,23 +109,23 @@ class NamespaceRef(Placeholder):
 def _dtype_of(obj, what):
     if isinstance(obj, DTypeRef):
         return obj.dtype
-    raise CheckpointError(f"{what} with dtype {obj!r:.80}, expected a numpy dtype")
+    raise CheckpointError(f"{what} with dtype {shown(obj)}, expected a numpy dtype")
 
 
 # ---- the functions a file's globals resolve to ----------------------------------------------------
 
 def numpy_dtype(spec, align=False, copy=True):
     if not (isinstance(spec, str) and _DTYPE_SPEC.match(spec)):
-        raise CheckpointError(f"numpy dtype {spec!r:.80} refused (only bool, integer, float, "
+        raise CheckpointError(f"numpy dtype {shown(spec)} refused (only bool, integer, float, "
                               "complex and fixed-width string dtypes)")
     return DTypeRef(spec)
 
 
 def numpy_reconstruct(cls, shape, typecode):
     if cls is not NDARRAY:
-        raise CheckpointError(f"numpy _reconstruct of {cls!r:.80}, expected numpy.ndarray")
+        raise CheckpointError(f"numpy _reconstruct of {shown(cls)}, expected numpy.ndarray")
     if shape != (0,):  # numpy pickles an empty array here and fills it by BUILD
-        raise CheckpointError(f"refused numpy _reconstruct with shape {shape!r:.80} (numpy "
+        raise CheckpointError(f"refused numpy _reconstruct with shape {shown(shape)} (numpy "
                               "pickles shape (0,) and gives the data by BUILD)")
     return ArrayRef()
 
@@ -147,9 +147,9 @@ def inert_bytearray(*args):
     if (len(args) == 2 and isinstance(args[0], str)
             and args[1].lower().replace("_", "-") in ("latin1", "latin-1")):
         return bytearray(args[0], "latin-1")
-    shown = f"{args[0]}" if len(args) == 1 and isinstance(args[0], int) else \
+    what = f"{args[0]}" if len(args) == 1 and isinstance(args[0], int) else \
         ", ".join(type(a).__name__ for a in args)
-    raise CheckpointError(f"bytearray({shown}) refused: a pickled bytearray holds its bytes")
+    raise CheckpointError(f"bytearray({what}) refused: a pickled bytearray holds its bytes")
 
 
 def inert_bytes(*args):
@@ -164,7 +164,7 @@ def inert_defaultdict(factory=None, *_):
     # a defaultdict would call its factory later; its items come back in a plain dict
     if factory is not None and not isinstance(factory, TypeName) \
             and factory is not set and factory is not frozenset:
-        raise CheckpointError(f"defaultdict with factory {factory!r:.80} refused")
+        raise CheckpointError(f"defaultdict with factory {shown(factory)} refused")
     return {}
 
 

@@ -27,7 +27,7 @@ import zipfile
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 from .inert import materialize
 from .safe_pickle import SafeUnpickler, StorageRef, StorageType, TensorRef, standin_leaf
 
@@ -148,7 +148,7 @@ def _parse_pid(path, pid):
     # ('storage', storage_type, key, location, numel)
     if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"
             and isinstance(pid[1], StorageType) and type(pid[4]) is int and pid[4] >= 0):
-        raise CheckpointError(f"{path}: unexpected persistent id {pid!r:.200} "
+        raise CheckpointError(f"{path}: unexpected persistent id {shown(pid)} "
                               "(expected ('storage', torch.<Type>Storage, key, location, numel))")
     return str(pid[2]), pid[1], pid[4]
 
@@ -180,13 +180,13 @@ def _load_legacy(path):
 
         def persistent_load(pid):
             if not isinstance(pid, tuple) or not pid:
-                raise CheckpointError(f"{path}: unexpected persistent id {pid!r:.200}")
+                raise CheckpointError(f"{path}: unexpected persistent id {shown(pid)}")
             if pid[0] == "module":
                 raise CheckpointError(f"{path}: holds a whole pickled nn.Module, which cannot be "
                                       "read safely; save model.state_dict() instead")
             if pid[0] != "storage" or len(pid) < 6 or not isinstance(pid[1], StorageType) \
                     or type(pid[4]) is not int or pid[4] < 0:
-                raise CheckpointError(f"{path}: unexpected persistent id {pid!r:.200}")
+                raise CheckpointError(f"{path}: unexpected persistent id {shown(pid)}")
             _, stype, root_key, _location, numel, view_metadata = pid[:6]
             root_key = str(root_key)
             if root_key not in storages:
@@ -204,7 +204,7 @@ def _load_legacy(path):
         try:
             protocol = SafeUnpickler(f, path).load()
             if protocol != LEGACY_PROTOCOL:
-                raise CheckpointError(f"{path}: legacy protocol version {protocol!r:.80}, "
+                raise CheckpointError(f"{path}: legacy protocol version {shown(protocol)}, "
                                       f"expected {LEGACY_PROTOCOL}")
             SafeUnpickler(f, path).load()  # sys_info: endianness and type sizes of the saver
             obj = SafeUnpickler(f, path, persistent_load).load()

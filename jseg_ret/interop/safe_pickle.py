@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from . import inert
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 
 # torch storage class name -> (numpy dtype, is_bfloat16). bfloat16 has no numpy dtype: its raw
 # 16-bit patterns are kept as uint16 and widened to float32 when a tensor is built.
@@ -241,7 +241,7 @@ class SafeUnpickler(pickle._Unpickler):
 
     def persistent_load(self, pid):
         if self._persistent_load is None:
-            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r:.200}")
+            raise pickle.UnpicklingError(f"unexpected persistent id {shown(pid)}")
         return self._persistent_load(pid)
 
     # ---- opcodes that call ------------------------------------------------------------------
@@ -250,7 +250,7 @@ class SafeUnpickler(pickle._Unpickler):
         args = self.stack.pop()
         func = self.stack[-1]
         if id(func) not in self._callables or not isinstance(args, tuple):
-            raise CheckpointError(f"{self._path}: refused to call {func!r:.80} (only whitelisted "
+            raise CheckpointError(f"{self._path}: refused to call {shown(func)} (only whitelisted "
                                   "functions may be called)")
         try:
             out = func(*args)
@@ -271,7 +271,7 @@ class SafeUnpickler(pickle._Unpickler):
 
     def _new(self, cls, args, kwargs):
         if not any(cls is allowed for allowed in inert.NEWOBJ_CLASSES) or args or kwargs:
-            raise CheckpointError(f"{self._path}: refused to create an instance of {cls!r:.80}")
+            raise CheckpointError(f"{self._path}: refused to create an instance of {shown(cls)}")
         return self._made_by(cls())
 
     def _made_by(self, obj):
@@ -285,7 +285,7 @@ class SafeUnpickler(pickle._Unpickler):
         state = self.stack.pop()
         inst = self.stack[-1]
         if id(inst) not in self._made:
-            raise CheckpointError(f"{self._path}: refused to set the state of {inst!r:.80} "
+            raise CheckpointError(f"{self._path}: refused to set the state of {shown(inst)} "
                                   "(pickle BUILD on an object this file did not create)")
         if isinstance(inst, inert.BUILDABLE) and not inst.built:
             try:
