@@ -360,3 +360,42 @@ def test_deflated_checkpoint_within_bounds_still_loads(shared_dir, tmp_path):
         for name in zin.namelist():
             zout.writestr(name, zin.read(name))
     assert_same_checkpoint(load_pth(path), load_pth(src))
+
+
+# ---- code execution through any pickle route stays refused ---------------------------------------
+
+def _exec_payloads(marker):
+    cmd = op_str(f"touch {marker}")
+    return {
+        "global_reduce": b"\x80\x02" + op_call(op_global("os", "system"), cmd) + b".",
+        "stack_global": b"\x80\x04\x8c\x02os\x8c\x06system\x93(" + cmd + b"tR.",
+        "inst": b"(" + cmd + b"ios\nsystem\n.",
+        "obj": b"(" + op_global("os", "system") + cmd + b"o.",
+        "eval": b"\x80\x02" + op_call(op_global("builtins", "eval"),
+                                      op_str(f"__import__('os').system('touch {marker}')")) + b".",
+        "getattr": b"\x80\x02" + op_call(op_global("builtins", "getattr"),
+                                         op_global("os", "path"), op_str("exists")) + b".",
+        "dotted_name": b"\x80\x04\x8c\x08builtins\x8c\x0eset.__reduce__\x93.",
+        "ext_registry": b"\x80\x02\x82\x01(" + cmd + b"tR.",
+        "newobj_with_args": b"\x80\x02" + op_global("argparse", "Namespace") + op_tuple(cmd)
+                            + b"\x81.",
+        "call_a_standin_object": b"\x80\x02" + op_call(op_global("torch", "FloatStorage"), cmd)
+                                 + b".",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy", "pkl"])
+def test_code_execution_routes_refused(tmp_path, fmt):
+    marker = tmp_path / "pwned"
+    for name, payload in _exec_payloads(marker).items():
+        if fmt == "zip":
+            path, load = write_zip(tmp_path / f"{name}.pth", payload), load_pth
+        elif fmt == "legacy":
+            path, load = write_legacy(tmp_path / f"{name}.pth", payload, []), load_pth
+        else:
+            path, load = tmp_path / f"{name}.pkl", load_pkl
+            path.write_bytes(payload)
+        with pytest.raises(CheckpointError) as err:
+            load(path)
+        assert str(path) in str(err.value) and "refused" in str(err.value), (name, err.value)
+        assert not marker.exists(), name
