@@ -1,6 +1,6 @@
 """Load PyTorch (.pth) or Jittor (.pkl) checkpoints into a Jittor model, with a key report."""
 import os
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -10,7 +10,11 @@ from .keymaps import (FAMILIES, REASON_SKIP_CLASSIFIER, detect_family, evidence,
 from .pkl_io import is_jittor_pkl, load_pkl
 from .pth_reader import load_pth
 from .report import LoadReport
-from .unwrap import unwrap_state_dict
+from .unwrap import locate_state_dict, weight_candidates
+
+# state: OrderedDict name -> array; path: the keys leading to it (e.g. ['model']); candidates:
+# every top-level key holding weights (e.g. ['model', 'model_ema'])
+Weights = namedtuple("Weights", "state meta source path candidates")
 
 
 def read_checkpoint(path_or_state):
@@ -19,6 +23,13 @@ def read_checkpoint(path_or_state):
     ``state_dict`` is an OrderedDict name -> numpy array, unwrapped from ``state_dict``/``model``
     and stripped of a ``module.`` prefix.
     """
+    weights = read_weights(path_or_state)
+    return weights.state, weights.meta, weights.source
+
+
+def read_weights(path_or_state, key=None):
+    """``Weights`` of a checkpoint; ``key`` (e.g. ``'model_ema'``) picks the top-level entry,
+    None follows ``state_dict``/``model`` (see ``unwrap.locate_state_dict``)."""
     if isinstance(path_or_state, (str, os.PathLike)):
         source = os.fspath(path_or_state)
         if source.endswith(".pkl") or is_jittor_pkl(source):
@@ -31,9 +42,9 @@ def read_checkpoint(path_or_state):
         raise CheckpointError(f"expected a checkpoint path or a dict, got "
                               f"{type(path_or_state).__name__}")
     meta = obj.get("meta") if isinstance(obj, dict) and isinstance(obj.get("meta"), dict) else {}
-    state = unwrap_state_dict(obj, source)
+    state, path = locate_state_dict(obj, source, key)
     state = OrderedDict((k, _to_numpy(v, source, k)) for k, v in state.items())
-    return state, meta, source
+    return Weights(state, meta, source, path, weight_candidates(obj))
 
 
 def _to_numpy(value, source, key):
@@ -145,8 +156,8 @@ def _strict_message(report, classifier_problems, limit=20):
     for key, ckpt_shape, model_shape in classifier_problems:
         lines.append(f"  classifier {key}: checkpoint shape {ckpt_shape} vs model shape "
                      f"{model_shape} (trained for {ckpt_shape[0]} classes, the model has "
-                     f"{model_shape[0]}); pass skip_classifier=True to keep the model's "
-                     "classifier as initialized")
+                     f"{model_shape[0]}); pass skip_classifier=True (convert_checkpoint.py: "
+                     "--skip-classifier) to keep the model's classifier as initialized")
     others = [m for m in report.mismatched if m[0] not in {c[0] for c in classifier_problems}]
     for key, ckpt_shape, model_shape in others[:limit]:
         lines.append(f"  shape mismatch {key}: checkpoint {ckpt_shape} vs model {model_shape}")

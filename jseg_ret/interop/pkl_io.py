@@ -10,7 +10,8 @@ import io
 import os
 
 from .errors import CheckpointError
-from .safe_pickle import SafeUnpickler
+from .inert import materialize
+from .safe_pickle import SafeUnpickler, standin_leaf
 
 JITTOR_TRAILER = b"HCAJSLHD"
 _CHECKSUM_LEN = 20  # sha1
@@ -42,8 +43,11 @@ def load_pkl(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file (expected a Jittor .pkl checkpoint)")
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read ({e.strerror or e})") from e
     if data.endswith(JITTOR_TRAILER):
         body = data[:-len(JITTOR_TRAILER) - _CHECKSUM_LEN]
         checksum = data[-len(JITTOR_TRAILER) - _CHECKSUM_LEN:-len(JITTOR_TRAILER)]
@@ -51,13 +55,17 @@ def load_pkl(path):
             raise CheckpointError(f"{path}: checksum mismatch (truncated or corrupt Jittor .pkl)")
         data = body
     try:
-        return SafeUnpickler(io.BytesIO(data), path, extra=_JITTOR_GLOBALS).load()
+        obj = SafeUnpickler(io.BytesIO(data), path, extra=_JITTOR_GLOBALS).load()
     except CheckpointError as e:
         raise CheckpointError(f"{e}. If you trust this file, load it with jittor.load(path) and "
                               "pass the resulting dict instead of the path") from e
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable Jittor .pkl checkpoint "
                               f"({type(e).__name__}: {e})") from e
+    try:
+        return materialize(obj, standin_leaf)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
 
 
 def save_pkl(obj, path):

@@ -1,7 +1,9 @@
 """Find the state dict inside a loaded checkpoint object.
 
 Checkpoints wrap their weights differently: mmseg/mmcv save ``{'meta', 'state_dict'}``, timm-style
-and classification repos ``{'model': ...}``, DataParallel/DDP prefix every key with ``module.``.
+and classification repos ``{'model': ...}`` — DeiT/RMT ``main.py`` also ``'model_ema'`` (the EMA
+weights) next to ``optimizer``, ``lr_scheduler``, ``scaler``, ``epoch`` and ``args`` —, and
+DataParallel/DDP prefix every key with ``module.``.
 """
 from collections import OrderedDict
 
@@ -9,6 +11,7 @@ import numpy as np
 
 from .errors import CheckpointError
 
+# what ``key=None`` (auto) follows, in this order; EMA weights are only taken when asked for
 WRAPPER_KEYS = ("state_dict", "model", "model_state", "module")
 
 
@@ -19,24 +22,44 @@ def is_state_dict(obj):
             and all(isinstance(v, np.ndarray) or hasattr(v, "shape") for v in obj.values()))
 
 
-def unwrap_state_dict(obj, source="checkpoint"):
-    """Return the ``{name: array}`` dict inside ``obj``, with a common ``module.`` prefix removed.
+def weight_candidates(obj):
+    """Top-level keys of ``obj`` whose value is a state dict (e.g. ``model``, ``model_ema``)."""
+    if not isinstance(obj, dict):
+        return []
+    return [k for k, v in obj.items() if isinstance(k, str) and is_state_dict(v)]
 
-    Follows ``state_dict`` / ``model`` wrappers (nested too). ``source`` names the file in errors.
+
+def locate_state_dict(obj, source="checkpoint", key=None):
+    """``(state_dict, path)``: the ``{name: array}`` dict in ``obj`` and the keys leading to it.
+
+    ``key=None`` follows the ``WRAPPER_KEYS`` (nested too); a ``key`` such as ``'model_ema'``
+    takes exactly that top-level entry. A common ``module.`` prefix is removed.
     """
     seen = []
-    while isinstance(obj, dict) and not is_state_dict(obj):
-        key = next((k for k in WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
-        if key is None:
-            break
+    if key is not None:
+        if not (isinstance(obj, dict) and key in obj):
+            found = sorted(map(str, obj))[:20] if isinstance(obj, dict) else type(obj).__name__
+            raise CheckpointError(f"{source}: has no key {key!r} (weights key asked for); its "
+                                  f"top-level keys: {found}")
         seen.append(key)
         obj = obj[key]
+    while isinstance(obj, dict) and not is_state_dict(obj):
+        nxt = next((k for k in WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
+        if nxt is None:
+            break
+        seen.append(nxt)
+        obj = obj[nxt]
     if not is_state_dict(obj):
         where = "".join(f"[{k!r}]" for k in seen) or "the top level"
-        found = sorted(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
+        found = sorted(map(str, obj))[:10] if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(
             f"{source}: no state dict found at {where} (expected a dict of name -> tensor, "
             f"possibly under 'state_dict' or 'model'); found {found}")
     if all(k.startswith("module.") for k in obj):
         obj = OrderedDict((k[len("module."):], v) for k, v in obj.items())
-    return obj
+    return obj, seen
+
+
+def unwrap_state_dict(obj, source="checkpoint", key=None):
+    """Return the ``{name: array}`` dict inside ``obj`` (see ``locate_state_dict``)."""
+    return locate_state_dict(obj, source, key)[0]
