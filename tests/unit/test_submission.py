@@ -24,7 +24,7 @@ from jseg_ret.datasets.isaid import iSAIDDataset
 from jseg_ret.datasets.label_maps import CITYSCAPES_LABELS
 from jseg_ret.datasets.pascal_context import PascalContextDataset59
 from jseg_ret.datasets.voc import PascalVOCDataset
-from jseg_ret.engine import load_checkpoint, predict_item, save_checkpoint
+from jseg_ret.engine import evaluate_dataset, load_checkpoint, predict_item, save_checkpoint
 from jseg_ret.engine.format_only import unlabelled_split_config
 from jseg_ret.evaluation import IoUAccumulator
 from jseg_ret.evaluation.submission import submission_format
@@ -255,36 +255,37 @@ MPIRUN = shutil.which("mpirun")
 @pytest.mark.mpi
 @pytest.mark.skipif(MPIRUN is None, reason="OpenMPI not installed (mpirun)")
 def test_mpi_ranks_write_disjoint_shares(setup, tmp_path):
-    """2 ranks write the same files as one process, and the merged confusion matrix equals
-    the single process's."""
+    """2 ranks (one mpirun, run_net.main twice) write the files one process predicts, and merge
+    the confusion matrix into the one-process matrix."""
     mpi = [MPIRUN, "-np", "2", "--oversubscribe"]
     if os.geteuid() == 0:
         mpi.append("--allow-run-as-root")
-    tool = [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--config-file",
-            setup["city_cfg"], "--checkpoint", setup["ckpts"]["city"], "--no-progress"]
+    common = ["--config-file", setup["city_cfg"], "--checkpoint", setup["ckpts"]["city"],
+              "--no-progress"]
+    fmt = common + ["--task", "test", "--save-dir", str(tmp_path / "mpi"), "--work-dir",
+                    str(tmp_path / "w")]
+    val = common + ["--task", "val", "--confusion-matrix", "--work-dir", str(tmp_path / "m")]
+    script = (f"import sys; sys.path.insert(0, {os.path.join(ROOT, 'tools')!r}); "
+              f"import run_net; sys.exit(run_net.main({fmt!r}) or run_net.main({val!r}))")
+    r = subprocess.run(mpi + [sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=900, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
+    assert r.stdout.count("wrote 3 cityscapes prediction PNGs") == 1  # rank 0 reports
 
-    def run(cmd):
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                           env=dict(os.environ, PYTHONPATH=ROOT))
-        assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
-        return r.stdout
-
-    stdout = run(mpi + tool + ["--task", "test", "--save-dir", str(tmp_path / "mpi"),
-                               "--work-dir", str(tmp_path / "w")])
-    assert stdout.count("wrote 3 cityscapes prediction PNGs") == 1  # rank 0 reports
-    run(tool + ["--task", "test", "--save-dir", str(tmp_path / "one"),
-                "--work-dir", str(tmp_path / "w")])
-    names = sorted(os.listdir(tmp_path / "one"))
-    assert sorted(os.listdir(tmp_path / "mpi")) == names and len(names) == 4
-    for n in names:
-        if n.endswith(".png"):
-            assert (tmp_path / "mpi" / n).read_bytes() == (tmp_path / "one" / n).read_bytes()
+    dataset, preds = in_process_predictions(setup["city_cfg"], setup["ckpts"]["city"], "test")
+    pngs = sorted(os.path.basename(i["filename"]) for i in dataset.img_infos)
+    assert sorted(os.listdir(tmp_path / "mpi")) == sorted(pngs + ["cityscapes_results.zip"])
     with zipfile.ZipFile(tmp_path / "mpi" / "cityscapes_results.zip") as zf:
-        assert len(zf.namelist()) == 3
+        assert sorted(zf.namelist()) == pngs
+    for info, pred in zip(dataset.img_infos, preds):
+        with Image.open(tmp_path / "mpi" / os.path.basename(info["filename"])) as im:
+            np.testing.assert_array_equal(np.vectorize(ID_TO_TRAIN.get)(np.array(im)), pred)
 
-    run(mpi + tool + ["--task", "val", "--confusion-matrix", "--work-dir", str(tmp_path / "m")])
-    run(tool + ["--task", "val", "--confusion-matrix", "--work-dir", str(tmp_path / "s")])
+    cfg = Config.fromfile(setup["city_cfg"])
+    model = build_segmentor(cfg.model)
+    load_checkpoint(setup["ckpts"]["city"], model)
+    single = evaluate_dataset(model, build_dataset(cfg.data.val), show_progress=False,
+                              confusion_matrix=True)
     merged = json.load(open(tmp_path / "m" / "eval_results.json"))
-    single = json.load(open(tmp_path / "s" / "eval_results.json"))
-    assert merged["confusion_matrix"] == single["confusion_matrix"]
-    assert np.asarray(merged["confusion_matrix"]).sum() > 0
+    assert merged["confusion_matrix"] == single["confusion_matrix"].tolist()
+    assert merged["mIoU"] == pytest.approx(single["mIoU"], rel=1e-12)
