@@ -59,8 +59,7 @@ def draw(counts, names, out, normalize=True, figsize=None, dpi=100, title=None, 
     values = row_percent(counts) if normalize else np.asarray(counts, dtype=np.float64)
     n = len(names)
     fig, ax = plt.subplots(figsize=figsize or default_figsize(n))
-    cm = plt.get_cmap(cmap).copy()
-    cm.set_bad("lightgrey")
+    cm = plt.get_cmap(cmap).with_extremes(bad="lightgrey")  # absent label classes
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cm, interpolation="nearest",
                    vmin=0, vmax=100 if normalize else None)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,

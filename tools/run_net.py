@@ -3,7 +3,8 @@
   python tools/run_net.py --config-file CFG --task train [--resume PATH|auto] [--work-dir DIR]
   python tools/run_net.py --config-file CFG --task val  --checkpoint CKPT [--aug-test]
   python tools/run_net.py --config-file CFG --task test --checkpoint CKPT --save-dir DIR
-  python tools/run_net.py --config-file CFG --task test --checkpoint CKPT --format-only --save-dir DIR
+  python tools/run_net.py --config-file CFG --task test --checkpoint CKPT --format-only \
+      --save-dir DIR [--overwrite]      (benchmark submission files, no scoring)
   mpirun -np N python tools/run_net.py ...        (multi-process / multi-GPU through MPI)
 Overrides: --cfg-options optimizer.lr=1e-3 model.decode_head.num_classes=19
 """

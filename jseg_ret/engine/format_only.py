@@ -12,8 +12,8 @@ import os.path as osp
 from tqdm import tqdm
 
 from ..datasets import build_dataset
-from ..models import build_segmentor
 from ..evaluation.submission import submission_format, write_archive
+from ..models import build_segmentor
 from .checkpoint import load_checkpoint
 from .dist import barrier, get_rank, get_world_size, is_main_process
 from .evaluator import _sample_index, predict_item

@@ -6,7 +6,8 @@ and decodes them back (to score written files against labels). The rule for ever
 PNG holds the class ids in the encoding of the benchmark's own label files, undoing what loading
 did (``reduce_zero_label``: +1; Cityscapes: trainIds -> labelIds).
 
-  Cityscapes     labelIds, ``<city>_<seq>_<frame>_leftImg8bit.png`` flat + ``cityscapes_results.zip``
+  Cityscapes     labelIds, ``<city>_<seq>_<frame>_leftImg8bit.png`` (flat), and
+                 ``cityscapes_results.zip`` of them to upload
   ADE20K         class index + 1 (0 = "other" never predicted), 8-bit grayscale, ``<name>.png``
   Pascal VOC     palette PNG of class indices (0 = background), VOC palette,
                  ``results/VOC2012/Segmentation/comp6_test_cls/<name>.png`` (the server's layout)
