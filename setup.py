@@ -3,6 +3,10 @@ from setuptools import find_packages, setup
 with open("README.md", encoding="utf-8") as f:
     long_description = f.read()
 
+# TensorBoard logging (tensorboardX writes, tensorboard reads and shows), curve and
+# confusion-matrix plots (tools/analyze_logs.py, tools/confusion_matrix.py)
+VIS = ["tensorboardX", "tensorboard", "matplotlib"]
+
 setup(
     name="jseg_ret",
     version="0.1.0",
@@ -20,7 +24,9 @@ setup(
         "tqdm",
     ],
     extras_require={
-        # torch is pinned exactly: any other spec pulls several GB of CUDA wheels.
-        "test": ["pytest", "torch==2.13.0"],
+        # torch is pinned exactly: any other spec pulls several GB of CUDA wheels. The tests
+        # also exercise the [vis] tools.
+        "test": ["pytest", "torch==2.13.0"] + VIS,
+        "vis": VIS,
     },
 )

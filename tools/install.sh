@@ -2,7 +2,8 @@
 # Install jseg_ret with its test extras and the system libraries it uses. Idempotent.
 #   - Debian's libdnnl-dev: oneDNN for fast CPU convolutions/matmuls (~100x Jittor's fallback)
 #   - OpenMPI (openmpi-bin, libopenmpi-dev): multi-process training through Jittor's MPI
-#   - pip install -e ".[test]" (pytest, torch==2.13.0 pinned for parity tests)
+#   - pip install -e ".[test,vis]" (pytest, torch==2.13.0 pinned for parity tests; tensorboardX,
+#     tensorboard and matplotlib for TensorBoard logging and the analysis tools)
 #   - warms Jittor's compile cache (its core compiles on first import, ~3 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,9 @@ fi
 
 if ! $PY -c "import jseg_ret" >/dev/null 2>&1 || \
    ! $PY -m pip show jseg_ret >/dev/null 2>&1 || \
-   ! $PY -c "import torch, pytest" >/dev/null 2>&1; then
-  echo "[install] pip install -e .[test]"
-  $PY -m pip install -q -e ".[test]"
+   ! $PY -c "import torch, pytest, tensorboardX, tensorboard, matplotlib" >/dev/null 2>&1; then
+  echo "[install] pip install -e .[test,vis]"
+  $PY -m pip install -q -e ".[test,vis]"
 fi
 
 echo "[install] warming Jittor's compile cache (first run compiles Jittor's core: minutes)"

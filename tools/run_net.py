@@ -3,6 +3,8 @@
   python tools/run_net.py --config-file CFG --task train [--resume PATH|auto] [--work-dir DIR]
   python tools/run_net.py --config-file CFG --task val  --checkpoint CKPT [--aug-test]
   python tools/run_net.py --config-file CFG --task test --checkpoint CKPT --save-dir DIR
+  python tools/run_net.py --config-file CFG --task test --checkpoint CKPT --format-only \
+      --save-dir DIR [--overwrite]      (benchmark submission files, no scoring)
   mpirun -np N python tools/run_net.py ...        (multi-process / multi-GPU through MPI)
 Overrides: --cfg-options optimizer.lr=1e-3 model.decode_head.num_classes=19
 """
@@ -14,7 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jseg_ret  # noqa: E402  (prepares Jittor)
 from jseg_ret.config import Config, ConfigError, parse_cfg_options  # noqa: E402
-from jseg_ret.engine import Runner, TrainingDiverged, latest_checkpoint  # noqa: E402
+from jseg_ret.engine import (Runner, TrainingDiverged, is_main_process,  # noqa: E402
+                             latest_checkpoint)
+from jseg_ret.engine.format_only import format_only, label_dir_problem  # noqa: E402
 from jseg_ret.interop import CheckpointError  # noqa: E402
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -32,6 +36,13 @@ def parse_args(argv=None):
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     p.add_argument("--save-dir", help="val/test: write prediction PNGs here")
     p.add_argument("--aug-test", action="store_true", help="flip + multi-scale testing")
+    p.add_argument("--format-only", action="store_true",
+                   help="val/test: no scoring; write the benchmark's submission files to "
+                        "--save-dir (automatic when the split has no label files)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--format-only: allow a non-empty --save-dir")
+    p.add_argument("--confusion-matrix", action="store_true",
+                   help="val/test: also accumulate a confusion matrix into eval_results.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -58,6 +69,10 @@ def main(argv=None):
             enable_aug_test(cfg)
         name = os.path.splitext(os.path.basename(args.config_file))[0]
         work_dir = args.work_dir or cfg.get("work_dir") or os.path.join("work_dirs", name)
+        if args.task != "train":  # format-only output writes nothing but --save-dir: no Runner
+            unscorable = None if args.format_only else label_dir_problem(cfg.data[args.task])
+            if args.format_only or unscorable:
+                return _format_only(args, cfg, work_dir, unscorable)
         runner = Runner(cfg, work_dir, show_progress=not args.no_progress)
         if args.task == "train":
             cfg.dump(os.path.join(work_dir, os.path.basename(name) + ".yaml"))
@@ -70,16 +85,36 @@ def main(argv=None):
                                   f"{work_dir})")
         split = "val" if args.task == "val" else "test"
         save_dir = args.save_dir
-        summary = runner.val(checkpoint, save_dir=save_dir, split=split)
+        summary = runner.val(checkpoint, save_dir=save_dir, split=split,
+                             confusion_matrix=args.confusion_matrix or None)
         print(f"mIoU: {summary['mIoU']:.2f}  mAcc: {summary['mAcc']:.2f}  "
               f"aAcc: {summary['aAcc']:.2f}  (written to {work_dir}/eval_results.json)")
         return 0
-    except (ConfigError, CheckpointError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointError, FileNotFoundError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
+
+
+def _format_only(args, cfg, work_dir, unscorable):
+    if unscorable:
+        print(f"note: the {args.task} split cannot be scored ({unscorable}); writing its "
+              "predictions in the benchmark's submission format instead (--format-only)")
+    if not args.save_dir:
+        raise ConfigError("--format-only writes prediction files: give --save-dir DIR")
+    checkpoint = args.checkpoint or args.resume or latest_checkpoint(work_dir)
+    if checkpoint is None:
+        raise CheckpointError(f"--task {args.task} needs --checkpoint (no iter_*.pkl in "
+                              f"{work_dir})")
+    out = format_only(cfg, checkpoint, args.task, args.save_dir, overwrite=args.overwrite,
+                      show_progress=not args.no_progress)
+    archive = f"; upload {out['archive']}" if out["archive"] else ""
+    if is_main_process():
+        print(f"wrote {len(out['files'])} {out['format']} prediction PNGs to "
+              f"{args.save_dir}{archive}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ..datasets.errors import BadSampleError
 from ..evaluation import IoUAccumulator, format_table, save_summary_json
+from ..evaluation.confusion import ConfusionAccumulator
 from .dist import all_reduce_sum, get_rank, get_world_size, is_main_process
 
 _log = logging.getLogger(__name__)
@@ -65,11 +66,13 @@ def save_prediction_png(pred, path, palette=None):
 
 
 def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=None,
-                     work_dir=None, metrics=("mIoU",)):
+                     work_dir=None, metrics=("mIoU",), confusion_matrix=False):
     """mIoU/mAcc/aAcc over ``dataset`` (each rank takes every world_size-th image).
 
     Writes ``<work_dir>/eval_results.json`` (rank 0) and, with ``save_dir``, one prediction PNG
-    per image. Returns the summary dict (``num_images`` scored, ``num_skipped`` bad samples).
+    per image. Returns the summary dict (``num_images`` scored, ``num_skipped`` bad samples);
+    with ``confusion_matrix`` it also holds ``confusion_matrix`` (label × prediction pixel
+    counts, summed over ranks).
     """
     model.eval()
     rank, world = get_rank(), get_world_size()
@@ -77,6 +80,7 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
     acc = IoUAccumulator(num_classes, ignore_index=getattr(dataset, "ignore_index", 255))
     skip_bad = getattr(dataset, "on_bad_sample", "raise") == "skip"
     skipped = 0
+    confusion = ConfusionAccumulator(num_classes, acc.ignore_index) if confusion_matrix else None
     indices = range(rank, len(dataset), world)
     bar = tqdm(indices, desc="eval", disable=not (show_progress and is_main_process()),
                dynamic_ncols=True)
@@ -102,6 +106,8 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
                              f"{_files_of(dataset, idx)}; the test pipeline must keep the "
                              "original size in img_metas")
         acc.update(pred, gt)
+        if confusion is not None:
+            confusion.update(pred, gt)
         if save_dir:
             name = _image_name(dataset, idx)
             save_prediction_png(pred, os.path.join(save_dir, name + ".png"),
@@ -120,6 +126,8 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
         (logger.warning if logger else _log.warning)(
             "evaluation: %d bad sample(s) skipped (on_bad_sample='skip'); %d image(s) scored",
             skipped, num_images)
+    if confusion is not None:
+        summary["confusion_matrix"] = confusion.merge_state(all_reduce_sum(confusion.matrix)).matrix
     if is_main_process():
         table = format_table(summary, list(dataset.CLASSES))
         (logger.info if logger else print)("\n" + table)

@@ -35,8 +35,9 @@ def get_logger(work_dir=None, name="jseg_ret"):
 
 
 class TrainLogger:
-    def __init__(self, work_dir, start_iter, max_iters, interval=50, show_bar=True):
+    def __init__(self, work_dir, start_iter, max_iters, interval=50, show_bar=True, hooks=()):
         self.main = is_main_process()
+        self.hooks = list(hooks)  # logger_hooks (e.g. TensorBoard), fed the same records
         self.interval = max(1, int(interval))
         self.start_iter = start_iter
         self.max_iters = max_iters
@@ -69,6 +70,8 @@ class TrainLogger:
         if self.jsonl:
             with open(self.jsonl, "a") as f:
                 f.write(json.dumps(record) + "\n")
+        for hook in self.hooks:
+            hook.log_train(record)
         losses = ", ".join(f"{k}: {v:.4f}" for k, v in record.items()
                            if k not in ("iter", "lr", "time", "data_time", "eta_s"))
         self.bar.clear()
@@ -76,8 +79,23 @@ class TrainLogger:
                          f"{_fmt_eta(eta)}, time: {record['time']:.3f}, data_time: "
                          f"{record['data_time']:.3f}, {losses}")
 
+    def log_val(self, iteration, summary):
+        """A ``{"mode": "val", "iter", aAcc, mIoU, ...}`` record (for tools/analyze_logs.py)."""
+        if not self.main:
+            return
+        if self.jsonl:
+            record = {"mode": "val", "iter": iteration,
+                      **{k: (v if v == v else None) for k, v in summary.items()  # NaN -> null
+                         if isinstance(v, (int, float))}}
+            with open(self.jsonl, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        for hook in self.hooks:
+            hook.log_val(iteration, summary)
+
     def close(self):
         self.bar.close()
+        for hook in self.hooks:
+            hook.close()
 
 
 def _fmt_eta(seconds):

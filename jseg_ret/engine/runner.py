@@ -19,6 +19,7 @@ from .checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, s
 from .dist import broadcast_parameters, get_rank, get_world_size, is_main_process
 from .evaluator import evaluate_dataset
 from .logger import TrainLogger, get_logger
+from .logger_hooks import build_logger_hooks
 from .lr_scheduler import build_lr_schedule
 from .optimizer import build_optimizer
 
@@ -152,7 +153,9 @@ class Runner:
         log_interval = int((cfg.get("log_config") or {}).get("interval", 50))
         meta = self._meta(train_set)
         tlog = TrainLogger(self.work_dir, start_iter, max_iters, log_interval,
-                           show_bar=self.show_progress)
+                           show_bar=self.show_progress,
+                           hooks=build_logger_hooks(cfg.get("log_config"), self.work_dir))
+        self._tlog = tlog  # _validate logs its metrics through it
         last_good = latest_checkpoint(self.work_dir)
         self.model.train()
         batches = self._batches(train_set, start_iter)
@@ -201,7 +204,9 @@ class Runner:
 
     def _validate(self, val_set, done, optimizer, schedule, meta, best, val_cfg):
         summary = evaluate_dataset(self.model, val_set, show_progress=self.show_progress,
-                                   logger=self.logger, work_dir=self.work_dir)
+                                   logger=self.logger, work_dir=self.work_dir,
+                                   confusion_matrix=bool(val_cfg.get("confusion_matrix")))
+        self._tlog.log_val(done, summary)
         metric = val_cfg.get("save_best")
         if metric and metric in summary:
             value = float(summary[metric])
@@ -225,10 +230,12 @@ class Runner:
         jt.flags.auto_mixed_precision_level = int(fp16_cfg.get("level", 5))
 
     # ------------------------------------------------------------------ evaluation
-    def val(self, checkpoint=None, save_dir=None, split="val"):
+    def val(self, checkpoint=None, save_dir=None, split="val", confusion_matrix=None):
         if checkpoint:
             load_checkpoint(checkpoint, self.model)
         dataset = build_dataset(self.cfg.data[split])
+        if confusion_matrix is None:  # opt-in: evaluation.confusion_matrix=True in the config
+            confusion_matrix = bool((self.cfg.get("evaluation") or {}).get("confusion_matrix"))
         return evaluate_dataset(self.model, dataset, save_dir=save_dir,
                                 show_progress=self.show_progress, logger=self.logger,
-                                work_dir=self.work_dir)
+                                work_dir=self.work_dir, confusion_matrix=confusion_matrix)
