@@ -4,6 +4,7 @@ bugs it must catch (naming the tensor), the --dump round trip, and its bad-input
 Runs the tool in-process (``main(argv)``). Jittor caches its kernels per process, so the
 first training run of a family compiles and later ones reuse the kernels.
 """
+import importlib
 import importlib.util
 import json
 import os
@@ -16,13 +17,14 @@ from jseg_ret.bricks.norm import BatchNorm2d
 from jseg_ret.engine import optimizer as optimizer_mod
 from jseg_ret.interop import load_checkpoint_into, train_compare, train_inputs, train_parity
 from jseg_ret.models.decode_heads.ham_head import NMF2D
-from jseg_ret.models.losses import cross_entropy as ce_mod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = {"segret_t_ade20k": os.path.join(ROOT, "configs", "segret",
                                            "segret-t_512x512_ade20k.py"),
            "segnext_t_ade20k": os.path.join(ROOT, "configs", "segnext",
                                              "segnext-t_512x512_ade20k.py")}
+# the module, not the function the losses package re-exports under the same name
+ce_mod = importlib.import_module("jseg_ret.models.losses.cross_entropy")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,8 @@ def test_dump_round_trip_compares_with_itself(tool, shared_dir, tmp_path, capsys
     tool against that dump: a rerun from the same checkpoint must pass."""
     name = "segnext_t_ade20k"
     dump = tmp_path / "ours.npz"
-    rc, out, err = run_tool(tool, train_argv(shared_dir, name, reference=None, dump=dump), capsys)
+    argv = train_argv(shared_dir, name, reference=None, dump=dump)
+    rc, out, err = run_tool(tool, argv, capsys)
     assert rc == 0 and dump.exists(), out[-2000:] + err
     assert "seeded" in out
     assert train_inputs.load_train_reference(str(dump))["nmf_initial_bases"].shape == (2, 256, 16)
