@@ -3,16 +3,18 @@
 Categories and their measures (shared/fixtures/README.md gives what a correct float32
 implementation reaches against the float64 reference; the defaults leave a margin over it):
 
-| category | measure | default |
-|---|---|---|
-| loss | abs(a - b) / abs(b) | 1e-5 (README ~2e-6) |
-| grad | max(max abs(a - b) / max abs(b) over g_head, abs relative error of g_norm) | 1e-4 (README ~1e-5) |
-| zero_grad | our g_norm / median reference g_norm, for tensors whose reference g_norm is below 1e-3 x that median (mathematically zero: they must be near zero, not match) | 1e-3 |
-| bn | max abs(a - b) / max abs(b) per running_mean / running_var | 1e-4 (README ~1e-5) |
-| multipliers | the (lr_mult, decay_mult) each parameter got vs the recipe's param_groups | exact |
-| weight | norm(a - b) / norm(b - w0) over w_head, w0 the weights before the first step | 1e-2 (README ~1%) |
-| weight_all | the same over all tensors of the weight category together | 1e-3 (README ~0.1%) |
-| zero_weight | for zero-gradient and unused tensors: max abs(a - b) / (steps x lr_eff x (1 + wd_eff x max abs(w0))), the most AdamW can move an element | 1 |
+- loss: abs(a - b) / abs(b); default 1e-5 (README ~2e-6).
+- grad: max abs(a - b) / max abs(b) over g_head, or the g_norm relative error if larger;
+  1e-4 (README ~1e-5).
+- zero_grad: for tensors whose reference g_norm is below 1e-3 x the median g_norm
+  (mathematically zero: they must be near zero, not match), our g_norm / that median; 1e-3.
+- bn: max abs(a - b) / max abs(b) per running_mean / running_var; 1e-4 (README ~1e-5).
+- multipliers: (lr_mult, decay_mult) each parameter got vs the recipe's param_groups; exact.
+- weight: norm(a - b) / norm(b - w0) over w_head, w0 the weights before the first step;
+  1e-2 (README ~1% of each tensor's update).
+- weight_all: the same over all tensors of the weight category together; 1e-3 (README ~0.1%).
+- zero_weight: zero-gradient and unused tensors: max abs(a - b) / (steps x lr_eff x
+  (1 + wd_eff x max abs(w0))), the most AdamW moves an element; 1.
 """
 from dataclasses import asdict, dataclass, field
 
@@ -92,9 +94,9 @@ class TrainComparison:
         lines = []
         for cat, s in self.summary().items():
             verdict = "PASS" if not s["failed"] else f"FAIL ({s['failed']} failed)"
-            lines.append(f"{CATEGORY_TITLES[cat]}: {s['n'] - s['failed']}/{s['n']} within "
-                         f"{s['limit']:g}; worst {s['worst']:.3e} ({s['worst_tensor']})  "
-                         f"{verdict}")
+            within = "exact" if s["limit"] == 0 else f"within {s['limit']:g}"
+            lines.append(f"{CATEGORY_TITLES[cat]}: {s['n'] - s['failed']}/{s['n']} {within}; "
+                         f"worst {s['worst']:.3e} ({s['worst_tensor']})  {verdict}")
         return lines
 
     def worst_table(self, n=10):
