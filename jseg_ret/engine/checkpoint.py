@@ -105,7 +105,7 @@ def set_rng_state(state):
 def non_finite_tensors(state_dict, opt_state=None):
     """Names of the float tensors holding NaN/inf, and the number of tensors checked."""
     arrays = list(state_dict.items())
-    for i, g in enumerate((opt_state or {}).get("groups", [])):
+    for g in (opt_state or {}).get("groups", []):
         for slot, values in g["state"].items():
             arrays += [(f"optimizer.{slot}[{name}]", a) for name, a in zip(g["params"], values)]
     bad = [k for k, a in arrays
@@ -155,12 +155,12 @@ def save_checkpoint(path, model, optimizer=None, iteration=0, meta=None, config=
 def load_checkpoint(path, model, optimizer=None, strict=True, restore_rng=False):
     """Load weights (and optimizer/RNG when given/asked); returns the checkpoint dict."""
     ckpt = load_pkl(path) if str(path).endswith(".pkl") else None
+    if optimizer is not None and "optimizer" not in (ckpt or {}):  # checked before any change
+        raise CheckpointError(f"{path}: holds weights only, no optimizer state to restore")
     load_checkpoint_into(model, ckpt if ckpt is not None else path, strict=strict, verbose=False)
     if ckpt is None:
         return {"iter": 0}
     if optimizer is not None:
-        if "optimizer" not in ckpt:
-            raise CheckpointError(f"{path}: has no optimizer state to resume from")
         load_optimizer_state(optimizer, model, ckpt["optimizer"], path)
     if restore_rng and "rng" in ckpt:
         set_rng_state(ckpt["rng"])

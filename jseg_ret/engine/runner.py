@@ -378,13 +378,15 @@ class Runner:
                                 f"exact continuation:\n{shown}{more}")
 
     def _write_checkpoint(self, path, done, optimizer, schedule, meta, best):
-        """Save on the main process; every rank first checks the weights are finite (a NaN/inf
-        checkpoint is never written nor named last good)."""
+        """Save on the main process. A NaN/inf state is never written nor named last good: the
+        main process's save refuses it, and the other ranks check the same (identical) state so
+        that every rank stops together."""
         try:
-            ensure_finite(self.model, optimizer, path)
             if is_main_process():
                 save_checkpoint(path, self.model, optimizer, done, meta, self._config_dict(),
                                 schedule, extra={"best": best})
+            else:
+                ensure_finite(self.model, optimizer, path)
         except NonFiniteCheckpoint as e:
             raise TrainingDiverged(
                 f"weights or optimizer state not finite after iteration {done}; training "

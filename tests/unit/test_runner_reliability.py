@@ -68,24 +68,24 @@ def test_new_run_refuses_and_never_prunes_another_runs_checkpoints(cfg_path, tmp
     work.mkdir()
     for n in (6, 8):  # a previous, longer run's checkpoints
         (work / f"iter_{n}.pkl").write_bytes(b"previous run")
-    cfg = tiny(cfg_path, runner__max_iters=3, checkpoint_config__interval=1,
-               checkpoint_config__max_keep_ckpts=2)
+    cfg = tiny(cfg_path, runner__max_iters=2, checkpoint_config__interval=1,
+               checkpoint_config__max_keep_ckpts=1)
     with pytest.raises(CheckpointError, match=r"iter_6\.pkl.*--resume auto.*--overwrite"):
         Runner(cfg, str(work), show_progress=False).train()
     assert sorted(n for n in os.listdir(work) if n != "train.log") == ["iter_6.pkl",
                                                                         "iter_8.pkl"]
 
     result = Runner(cfg, str(work), show_progress=False).train(overwrite=True)
-    assert result["last_checkpoint"] == str(work / "iter_3.pkl")
+    assert result["last_checkpoint"] == str(work / "iter_2.pkl")
     assert os.path.isfile(result["last_checkpoint"])
     # its own oldest checkpoint was pruned; the other run's files were not touched
-    assert not (work / "iter_1.pkl").exists() and (work / "iter_2.pkl").exists()
+    assert not (work / "iter_1.pkl").exists()
     assert (work / "iter_6.pkl").read_bytes() == (work / "iter_8.pkl").read_bytes() \
         == b"previous run"
-    assert latest_checkpoint(str(work)) == str(work / "iter_3.pkl")  # not iter_8
+    assert latest_checkpoint(str(work)) == str(work / "iter_2.pkl")  # not iter_8
     record = json.loads((work / MANIFEST).read_text())
-    assert [c["file"] for c in record["checkpoints"]] == ["iter_2.pkl", "iter_3.pkl"]
-    assert load_pkl(str(work / "iter_3.pkl"))["meta"]["run_id"] == record["run_id"]
+    assert [c["file"] for c in record["checkpoints"]] == ["iter_2.pkl"]
+    assert load_pkl(str(work / "iter_2.pkl"))["meta"]["run_id"] == record["run_id"]
 
 
 # ---------------------------------------------------------------- 8: class counts
