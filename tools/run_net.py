@@ -12,7 +12,10 @@ replaced; max_keep_ckpts prunes only this run's own checkpoints, listed in check
 --resume restores weights, optimizer state, iteration, RNG and best score; every setting comes
 from the current config, and where it differs from the checkpoint's config each difference is
 logged as a warning. A weights-only file (.pth) is refused as a resume point: use
---cfg-options load_from=FILE to start training from its weights.
+--cfg-options load_from=FILE to start training from its weights. --resume auto takes the newest
+readable checkpoint of the last run (an unreadable newest one is reported and skipped). On start,
+temporaries of a killed checkpoint save (iter_N.pkl.tmp-PID.pkl) are removed and log.jsonl keeps
+only its records up to the starting iteration.
 
 Exit status: 0 done; 1 is reserved for "a check failed" (not used by this tool);
 2 bad input: config, override, checkpoint, data file, or a work dir holding another run;
@@ -48,8 +51,9 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=True, help="python or YAML config")
     p.add_argument("--task", choices=["train", "val", "test"], default="train")
-    p.add_argument("--resume", help="train: checkpoint to resume, or 'auto' (latest in the "
-                                    "work dir); val/test: same as --checkpoint")
+    p.add_argument("--resume", help="train: checkpoint to resume (iter_N.pkl), or 'auto' (the "
+                                    "newest readable one of the work dir's last run); val/test: "
+                                    "same as --checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="train: start a new run in a work dir that holds another run's "
                         "checkpoints (same-named files are replaced, no other is deleted)")
