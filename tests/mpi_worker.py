@@ -33,7 +33,7 @@ def main(cfg_path, out_dir, global_batch, eval_ckpt):
     cfg.checkpoint_config.interval = 1000  # only the final one
     work = os.path.join(out_dir, f"work_w{world}")
     runner = Runner(cfg, work, show_progress=False)
-    runner.train()
+    runner.train(overwrite=True)  # the single-process run is made twice in one work dir
     params = {k: v.numpy() for k, v in runner.model.state_dict().items()}
     np.savez(os.path.join(out_dir, f"params_w{world}_r{get_rank()}.npz"), **params)
     if eval_ckpt:

@@ -7,8 +7,26 @@
       --save-dir DIR [--overwrite]      (benchmark submission files, no scoring)
   mpirun -np N python tools/run_net.py ...        (multi-process / multi-GPU through MPI)
 Overrides: --cfg-options optimizer.lr=1e-3 model.decode_head.num_classes=19
+
+A new training run refuses a work dir that already holds checkpoints (iter_N.pkl, best_*.pkl):
+continue that run with --resume auto, or start anew there with --overwrite (same-named files are
+replaced; max_keep_ckpts prunes only this run's own checkpoints, listed in checkpoints.json).
+--resume restores weights, optimizer state, iteration, RNG and best score; every setting comes
+from the current config, and where it differs from the checkpoint's config each difference is
+logged as a warning. A weights-only file (.pth) is refused as a resume point: use
+--cfg-options load_from=FILE to start training from its weights. --resume auto takes the newest
+readable checkpoint of the last run (an unreadable newest one is reported and skipped). On start,
+temporaries of a killed checkpoint save (iter_N.pkl.tmp-PID.pkl) are removed and log.jsonl keeps
+only its records up to the starting iteration.
+
+Exit status: 0 done; 1 is reserved for "a check failed" (not used by this tool);
+2 bad input: config, override, checkpoint, data file, or a work dir holding another run;
+3 training diverged (loss, weights or optimizer state NaN/inf; the last good checkpoint is named);
+4 an output could not be written (disk full, no permission: the path is named); 130 interrupted.
+Errors end in one "error: ..." line naming the file, key or value; --debug shows the traceback.
 """
 import argparse
+import errno
 import os
 import sys
 
@@ -16,12 +34,20 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jseg_ret  # noqa: E402  (prepares Jittor)
 from jseg_ret.config import Config, ConfigError, parse_cfg_options  # noqa: E402
+from jseg_ret.datasets import BadSampleError  # noqa: E402
 from jseg_ret.engine import (Runner, TrainingDiverged, is_main_process,  # noqa: E402
                              latest_checkpoint)
+from jseg_ret.engine.checkpoint import OutputWriteError, write_output  # noqa: E402
 from jseg_ret.engine.format_only import format_only, label_dir_problem  # noqa: E402
 from jseg_ret.interop import CheckpointError  # noqa: E402
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 2, 3, 4, 130
+# User errors: one line, no traceback. Exceptions of other types are bugs and keep theirs.
+BAD_INPUT = (ConfigError, CheckpointError, BadSampleError, OSError, KeyError, TypeError,
+             ValueError)
+# OSErrors that can only come from writing (an unreadable input is a bad input).
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 
 
 def parse_args(argv=None):
@@ -29,8 +55,13 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=True, help="python or YAML config")
     p.add_argument("--task", choices=["train", "val", "test"], default="train")
-    p.add_argument("--resume", help="train: checkpoint to resume, or 'auto' (latest in the "
-                                    "work dir); val/test: same as --checkpoint")
+    p.add_argument("--resume", help="train: checkpoint to resume (iter_N.pkl), or 'auto' (the "
+                                    "newest readable one of the work dir's last run); val/test: "
+                                    "same as --checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train: start a new run in a work dir that holds another run's "
+                        "checkpoints (same-named files are replaced, no other is deleted); "
+                        "--format-only: allow a non-empty --save-dir")
     p.add_argument("--checkpoint", help="val/test: weights to evaluate (.pkl or .pth)")
     p.add_argument("--work-dir", help="default: work_dirs/<config name>")
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
@@ -39,11 +70,10 @@ def parse_args(argv=None):
     p.add_argument("--format-only", action="store_true",
                    help="val/test: no scoring; write the benchmark's submission files to "
                         "--save-dir (automatic when the split has no label files)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="--format-only: allow a non-empty --save-dir")
     p.add_argument("--confusion-matrix", action="store_true",
                    help="val/test: also accumulate a confusion matrix into eval_results.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", help="show the traceback of any error")
     return p.parse_args(argv)
 
 
@@ -60,42 +90,70 @@ def enable_aug_test(cfg):
         raise ConfigError("--aug-test: the val/test pipelines have no MultiScaleFlipAug step")
 
 
+def run(args):
+    cfg = Config.fromfile(args.config_file)
+    cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
+    if args.aug_test:
+        enable_aug_test(cfg)
+    name = os.path.splitext(os.path.basename(args.config_file))[0]
+    work_dir = args.work_dir or cfg.get("work_dir") or os.path.join("work_dirs", name)
+    if args.task != "train":  # format-only output writes nothing but --save-dir: no Runner
+        unscorable = None if args.format_only else label_dir_problem(cfg.data[args.task])
+        if args.format_only or unscorable:
+            return _format_only(args, cfg, work_dir, unscorable)
+    write_output("the work dir", work_dir, lambda: os.makedirs(work_dir, exist_ok=True))
+    runner = Runner(cfg, work_dir, show_progress=not args.no_progress)
+    if args.task == "train":
+        dump = os.path.join(work_dir, os.path.basename(name) + ".yaml")
+        result = runner.train(resume=args.resume, overwrite=args.overwrite, config_dump=dump)
+        print(f"training finished: {result['last_checkpoint']}")
+        return 0
+    checkpoint = args.checkpoint or args.resume or latest_checkpoint(work_dir)
+    if checkpoint is None:
+        raise CheckpointError(f"--task {args.task} needs --checkpoint (no iter_*.pkl in "
+                              f"{work_dir})")
+    split = "val" if args.task == "val" else "test"
+    summary = runner.val(checkpoint, save_dir=args.save_dir, split=split,
+                         confusion_matrix=args.confusion_matrix or None)
+    print(f"mIoU: {summary['mIoU']:.2f}  mAcc: {summary['mAcc']:.2f}  "
+          f"aAcc: {summary['aAcc']:.2f}  (written to {work_dir}/eval_results.json)")
+    return 0
+
+
+def describe(error):
+    """One line for a user error: our own errors name what is wrong; built-in ones get their
+    type, since their text alone ("'x'", "unsupported operand") can be cryptic."""
+    if isinstance(error, (ConfigError, CheckpointError, BadSampleError, TrainingDiverged)):
+        text = str(error)
+    elif isinstance(error, OSError) and error.filename is not None:
+        text = f"{error.filename}: {error.strerror or error}"
+    elif isinstance(error, KeyError) and len(error.args) == 1:
+        text = f"KeyError: {error.args[0]}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return "error: " + " ".join(text.split())  # one line
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.debug:
+        return run(args)
     try:
-        cfg = Config.fromfile(args.config_file)
-        cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
-        if args.aug_test:
-            enable_aug_test(cfg)
-        name = os.path.splitext(os.path.basename(args.config_file))[0]
-        work_dir = args.work_dir or cfg.get("work_dir") or os.path.join("work_dirs", name)
-        if args.task != "train":  # format-only output writes nothing but --save-dir: no Runner
-            unscorable = None if args.format_only else label_dir_problem(cfg.data[args.task])
-            if args.format_only or unscorable:
-                return _format_only(args, cfg, work_dir, unscorable)
-        runner = Runner(cfg, work_dir, show_progress=not args.no_progress)
-        if args.task == "train":
-            cfg.dump(os.path.join(work_dir, os.path.basename(name) + ".yaml"))
-            result = runner.train(resume=args.resume)
-            print(f"training finished: {result['last_checkpoint']}")
-            return 0
-        checkpoint = args.checkpoint or args.resume or latest_checkpoint(work_dir)
-        if checkpoint is None:
-            raise CheckpointError(f"--task {args.task} needs --checkpoint (no iter_*.pkl in "
-                                  f"{work_dir})")
-        split = "val" if args.task == "val" else "test"
-        save_dir = args.save_dir
-        summary = runner.val(checkpoint, save_dir=save_dir, split=split,
-                             confusion_matrix=args.confusion_matrix or None)
-        print(f"mIoU: {summary['mIoU']:.2f}  mAcc: {summary['mAcc']:.2f}  "
-              f"aAcc: {summary['aAcc']:.2f}  (written to {work_dir}/eval_results.json)")
-        return 0
-    except (ConfigError, CheckpointError, FileNotFoundError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return run(args)
     except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 3
+        code = EXIT_DIVERGED
+        message = describe(e)
+    except OutputWriteError as e:
+        code = EXIT_WRITE_FAILED
+        message = describe(e)
+    except BAD_INPUT as e:
+        write = isinstance(e, OSError) and e.errno in WRITE_ERRNOS
+        code = EXIT_WRITE_FAILED if write else EXIT_BAD_INPUT
+        message = describe(e)
+    except KeyboardInterrupt:
+        code, message = EXIT_INTERRUPTED, "error: interrupted"
+    print(message, file=sys.stderr)
+    return code
 
 
 def _format_only(args, cfg, work_dir, unscorable):

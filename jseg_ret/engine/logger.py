@@ -2,6 +2,8 @@
 
 Only rank 0 writes. Every ``interval`` iterations one JSON record (iter, lr, losses, times) is
 appended to ``<work_dir>/log.jsonl`` and one human-readable line to ``<work_dir>/train.log``.
+When training starts (or resumes) at iteration N, ``log.jsonl`` keeps only its records up to N,
+so an interrupted-and-resumed run has each iteration once.
 """
 import json
 import logging
@@ -42,6 +44,8 @@ class TrainLogger:
         self.start_iter = start_iter
         self.max_iters = max_iters
         self.jsonl = os.path.join(work_dir, "log.jsonl") if work_dir else None
+        if self.main and self.jsonl:
+            truncate_jsonl(self.jsonl, start_iter)
         self.logger = get_logger(work_dir)
         self.bar = tqdm(total=max_iters, initial=start_iter, disable=not (self.main and show_bar),
                         dynamic_ncols=True, desc="train", file=sys.stdout)
@@ -96,6 +100,29 @@ class TrainLogger:
         self.bar.close()
         for hook in self.hooks:
             hook.close()
+
+
+def truncate_jsonl(path, last_iter):
+    """Drop the records of ``path`` after iteration ``last_iter`` (and any torn last line)."""
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        lines = f.read().splitlines()
+    kept = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        if isinstance(record, dict) and isinstance(record.get("iter"), int) \
+                and record["iter"] <= last_iter:
+            kept.append(line)
+    if len(kept) == len(lines):
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write("".join(line + "\n" for line in kept))
+    os.replace(tmp, path)
 
 
 def _fmt_eta(seconds):

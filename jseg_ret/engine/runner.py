@@ -5,6 +5,17 @@ a closed-form function of the iteration; the data order of epoch e is a permutat
 (seed, e) and an interrupted epoch is re-entered at the right batch; augmentation randomness is
 seeded per (seed, epoch, sample) and Jittor's own RNG (dropout, drop-path) per iteration. So N/2
 iterations, a stop, and a resume for N/2 more give the same parameters as N straight.
+
+Resume restores the weights, the optimizer's moments and step count, the iteration, the RNG state
+and the best score; every setting (lr, schedule, max_iters, intervals...) comes from the current
+config. Where that config differs from the one the checkpoint was trained with, the differences
+are logged as a warning, key by key (the run then is no longer an exact continuation). A
+weights-only file is refused as a resume point (it would restart at iteration 0): use
+``load_from`` for it.
+
+A new run refuses a work dir that holds checkpoints (``iter_N.pkl``, ``best_*.pkl``) unless it
+resumes or ``overwrite=True``; it records what it writes in ``checkpoints.json`` and deletes only
+those files when pruning (``max_keep_ckpts``).
 """
 import math
 import os
@@ -12,10 +23,16 @@ import time
 
 import jittor as jt
 import numpy as np
+from jittor import nn
 
+from ..config import ConfigError
 from ..datasets import build_dataloader, build_dataset
+from ..interop import CheckpointError, load_checkpoint_into
 from ..models import build_segmentor
-from .checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from .checkpoint import (NonFiniteCheckpoint, RunCheckpoints, checkpoint_files, ensure_finite,
+                         load_checkpoint, load_optimizer_state, read_resume_checkpoint,
+                         remove_stale_temporaries, resume_candidates, save_checkpoint,
+                         set_rng_state, write_output)
 from .dist import broadcast_parameters, get_rank, get_world_size, is_main_process
 from .evaluator import evaluate_dataset
 from .logger import TrainLogger, get_logger
@@ -23,9 +40,93 @@ from .logger_hooks import build_logger_hooks
 from .lr_scheduler import build_lr_schedule
 from .optimizer import build_optimizer
 
+# Config sections that do not change what training computes: not compared on resume.
+_RESUME_NEUTRAL = ("work_dir", "load_from", "resume_from", "log_config", "log_level",
+                   "checkpoint_config", "evaluation", "workflow", "gpu_ids")
+
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss, the weights or the optimizer state became NaN or infinite."""
+
+
+def _positive_int(key, value):
+    """``value`` as an int > 0, else a ConfigError naming ``key`` (no ZeroDivisionError later)."""
+    whole = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and math.isfinite(value) and value.is_integer())
+    if not whole or value <= 0:
+        raise ConfigError(f"{key}={value!r}: expected a positive whole number of iterations")
+    return int(value)
+
+
+def run_intervals(cfg, max_iters):
+    """(checkpoint interval, max_keep_ckpts, evaluation interval or None, log interval), checked.
+
+    ``evaluation.interval`` None (or no ``evaluation``) turns validation off; 0 or a negative
+    value is an error, like any other non-positive interval.
+    """
+    ckpt_cfg = cfg.get("checkpoint_config") or {}
+    ckpt = _positive_int("checkpoint_config.interval", ckpt_cfg.get("interval", max_iters))
+    keep = ckpt_cfg.get("max_keep_ckpts", -1)
+    if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int)):
+        raise ConfigError(f"checkpoint_config.max_keep_ckpts={keep!r}: expected a whole number "
+                          "(<= 0 keeps every checkpoint)")
+    val = (cfg.get("evaluation") or {}).get("interval")
+    val = None if val is None else _positive_int("evaluation.interval", val)
+    log = _positive_int("log_config.interval", (cfg.get("log_config") or {}).get("interval", 50))
+    return ckpt, keep, val, log
+
+
+def check_num_classes(model, dataset, split):
+    """Each head's ``num_classes`` must equal the dataset's class count (else labels fall outside
+    the logits, or absent classes are scored as errors); a ConfigError names both numbers."""
+    classes = getattr(dataset, "CLASSES", None)
+    if classes is None:
+        return
+    heads = [("model.decode_head", getattr(model, "decode_head", None))]
+    aux = getattr(model, "auxiliary_head", None)
+    if aux is not None:
+        aux = list(aux) if isinstance(aux, nn.ModuleList) else [aux]
+        heads += [(f"model.auxiliary_head[{i}]" if len(aux) > 1 else "model.auxiliary_head", h)
+                  for i, h in enumerate(aux)]
+    where = os.path.join(getattr(dataset, "data_root", None) or "",
+                         getattr(dataset, "img_dir", None) or "")
+    for key, head in heads:
+        n = getattr(head, "num_classes", None)
+        if n is not None and n != len(classes):
+            shown = ", ".join(map(str, classes[:8])) + (", ..." if len(classes) > 8 else "")
+            raise ConfigError(
+                f"{key}.num_classes is {n}, but the {split} dataset {type(dataset).__name__} "
+                f"({where}) has {len(classes)} classes ({shown}); set {key}.num_classes="
+                f"{len(classes)}, or data.{split}.classes to the {n} classes to train on")
+
+
+def _plain(value):
+    """Lists for tuples, recursively, so a config and its saved copy compare equal."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _flatten(value, prefix=""):
+    """``{'a.b.c': leaf}`` of nested dicts (lists are leaves)."""
+    if not isinstance(value, dict) or not value:
+        return {prefix[:-1]: _plain(value)}
+    out = {}
+    for k, v in value.items():
+        out.update(_flatten(v, f"{prefix}{k}."))
+    return out
+
+
+def config_differences(saved, current):
+    """``[(key, saved value, current value)]`` for the training settings that differ."""
+    if not isinstance(saved, dict):
+        return []
+    a = _flatten({k: v for k, v in saved.items() if k not in _RESUME_NEUTRAL})
+    b = _flatten({k: v for k, v in current.items() if k not in _RESUME_NEUTRAL})
+    return [(k, a.get(k, "(absent)"), b.get(k, "(absent)")) for k in sorted(set(a) | set(b))
+            if a.get(k, "(absent)") != b.get(k, "(absent)")]
 
 
 def _seed_for(*parts):
@@ -74,6 +175,8 @@ class Runner:
         jt.set_global_seed(self.seed, different_seed_for_mpi=False)
         self.model = model if model is not None else build_segmentor(cfg.model)
         self.rank, self.world_size = get_rank(), get_world_size()
+        self.run = None        # RunCheckpoints of the current training run
+        self.last_good = None  # its newest checkpoint (finite by construction)
 
     # ------------------------------------------------------------------ helpers
     def _config_dict(self):
@@ -120,43 +223,54 @@ class Runner:
         return img, gt
 
     # ------------------------------------------------------------------ training
-    def train(self, resume=None):
+    def train(self, resume=None, overwrite=False, config_dump=None):
+        """Train to ``runner.max_iters``.
+
+        ``resume``: a checkpoint path, or 'auto' (the newest readable checkpoint of the last run
+        in the work dir; an unreadable newest one falls back to the one before, with a warning).
+        ``overwrite``: start a new run although the work dir holds another run's checkpoints
+        (same-named files are replaced; nothing else is deleted).
+        ``config_dump``: write the config there (YAML) once the work dir is known to be ours.
+        """
         cfg = self.cfg
-        max_iters = int(cfg.runner["max_iters"])
+        max_iters = _positive_int("runner.max_iters", cfg.runner["max_iters"])
+        ckpt_interval, keep, val_interval, log_interval = run_intervals(cfg, max_iters)
         train_set = SeededSamples(build_dataset(cfg.data.train), self.seed)
-        val_cfg = cfg.get("evaluation") or {}
-        val_set = build_dataset(cfg.data.val) if val_cfg.get("interval") else None
+        check_num_classes(self.model, train_set.dataset, "train")
+        val_set = build_dataset(cfg.data.val) if val_interval else None
+        if val_set is not None:
+            check_num_classes(self.model, val_set, "val")
         optimizer = build_optimizer(self.model, cfg.optimizer)
         schedule = build_lr_schedule(cfg.lr_config, max_iters)
         opt_cfg = cfg.get("optimizer_config") or {}
         grad_clip = opt_cfg.get("grad_clip")
         self._setup_mixed_precision(cfg.get("fp16"))
+        if is_main_process():
+            for path in remove_stale_temporaries(self.work_dir):
+                self.logger.info(f"removed {path}, left by an interrupted checkpoint save")
 
-        start_iter, best = 0, {}
-        if resume == "auto":
-            resume = latest_checkpoint(self.work_dir)
-            if resume is None:
-                self.logger.info(f"--resume auto: no checkpoint in {self.work_dir}; starting anew")
-        if resume:
-            ckpt = load_checkpoint(resume, self.model, optimizer, restore_rng=True)
-            start_iter = int(ckpt["iter"])
-            best = ckpt.get("best", {})
-            self.logger.info(f"resumed from {resume} at iteration {start_iter}")
-        elif cfg.get("load_from"):
-            load_checkpoint(cfg.load_from, self.model, strict=False)  # as mmseg: fine-tuning
-            self.logger.info(f"loaded weights from {cfg.load_from}")
+        ckpt, resumed_from = self._resume(resume, optimizer) if resume else (None, None)
+        if ckpt is not None:
+            start_iter, best = int(ckpt["iter"]), ckpt.get("best", {})
+            run_id = (ckpt.get("meta") or {}).get("run_id")
+            self.run = RunCheckpoints.resumed(self.work_dir, run_id, start_iter, resumed_from)
+        else:
+            start_iter, best = 0, {}
+            self._claim_work_dir(overwrite)
+            self.run = RunCheckpoints(self.work_dir)
+            if cfg.get("load_from"):
+                load_checkpoint(cfg.load_from, self.model, strict=False)  # as mmseg: fine-tuning
+                self.logger.info(f"loaded weights from {cfg.load_from}")
+        if config_dump and is_main_process():
+            write_output("the config", config_dump, lambda: cfg.dump(config_dump))
         broadcast_parameters(self.model)
 
-        ckpt_cfg = cfg.get("checkpoint_config") or {}
-        ckpt_interval = int(ckpt_cfg.get("interval", max_iters))
-        keep = ckpt_cfg.get("max_keep_ckpts", -1)
-        log_interval = int((cfg.get("log_config") or {}).get("interval", 50))
-        meta = self._meta(train_set)
+        meta = dict(self._meta(train_set), run_id=self.run.run_id)
         tlog = TrainLogger(self.work_dir, start_iter, max_iters, log_interval,
                            show_bar=self.show_progress,
                            hooks=build_logger_hooks(cfg.get("log_config"), self.work_dir))
         self._tlog = tlog  # _validate logs its metrics through it
-        last_good = latest_checkpoint(self.work_dir)
+        self.last_good = resumed_from  # a checkpoint of this run, known finite
         self.model.train()
         batches = self._batches(train_set, start_iter)
         try:
@@ -170,7 +284,7 @@ class Runner:
                 loss, log_vars = self.model.train_step(img, gt)
                 loss_value = float(loss.item())
                 if not math.isfinite(loss_value):
-                    where = last_good or "none saved yet"
+                    where = self.last_good or "none saved yet"
                     raise TrainingDiverged(
                         f"loss is {loss_value} at iteration {it + 1}; training stopped. "
                         f"Last good checkpoint: {where}")
@@ -184,22 +298,112 @@ class Runner:
                 tlog.log(it + 1, lr, logged, time.time() - t0, t_data)
                 done = it + 1
                 if done % ckpt_interval == 0 or done == max_iters:
-                    last_good = self._save(done, optimizer, schedule, meta, best, keep)
-                if val_set is not None and (done % int(val_cfg["interval"]) == 0
-                                            or done == max_iters):
+                    self._save(done, optimizer, schedule, meta, best, keep)
+                if val_set is not None and (done % val_interval == 0 or done == max_iters):
                     best = self._validate(val_set, done, optimizer, schedule, meta, best,
-                                          val_cfg)
+                                          cfg.evaluation)
         finally:
             tlog.close()
-        return {"iter": max_iters, "best": best, "last_checkpoint": last_good}
+        return {"iter": max_iters, "best": best, "last_checkpoint": self.last_good}
+
+    def _claim_work_dir(self, overwrite):
+        """A new run: refuse a work dir holding another run's checkpoints unless ``overwrite``."""
+        existing = checkpoint_files(self.work_dir)
+        if not existing:
+            return
+        names = ", ".join(os.path.basename(p) for p in existing[:6])
+        names += f", ... ({len(existing)} files)" if len(existing) > 6 else ""
+        if not overwrite:
+            raise CheckpointError(
+                f"work dir {self.work_dir} already holds checkpoints of another run ({names}); "
+                "pass --resume auto to continue that run, --overwrite to start a new run there "
+                "(its files replace same-named ones, nothing else is deleted), or another "
+                "--work-dir")
+        self.logger.warning(f"--overwrite: new run in {self.work_dir}, which holds another "
+                            f"run's checkpoints ({names}); same-named ones will be replaced, "
+                            "the others are kept and never pruned")
+
+    def _resume(self, resume, optimizer):
+        """Restore weights, optimizer state and RNG; returns (checkpoint dict, path) or
+        (None, None) when 'auto' finds no checkpoint."""
+        if resume == "auto":
+            candidates = resume_candidates(self.work_dir)
+            if not candidates:
+                self.logger.info(f"--resume auto: no checkpoint in {self.work_dir}; starting anew")
+                return None, None
+            ckpt, path = self._newest_readable(candidates)
+        else:
+            path, ckpt = os.fspath(resume), read_resume_checkpoint(resume)
+        try:
+            load_checkpoint_into(self.model, ckpt, strict=True, verbose=False)
+        except CheckpointError as e:
+            raise CheckpointError(f"{path}: {e}") from e
+        load_optimizer_state(optimizer, self.model, ckpt["optimizer"], path)
+        if "rng" in ckpt:
+            set_rng_state(ckpt["rng"])
+        self._report_resume(path, ckpt)
+        return ckpt, path
+
+    def _newest_readable(self, candidates):
+        errors = []
+        for path in candidates:
+            try:
+                ckpt = read_resume_checkpoint(path)
+            except CheckpointError as e:
+                errors.append(str(e))
+                self.logger.warning(f"--resume auto: cannot resume from {e}")
+                continue
+            if errors:
+                self.logger.warning(f"--resume auto: falling back to {path}, the newest readable "
+                                    f"checkpoint ({candidates[0]} is unreadable)")
+            return ckpt, path
+        raise CheckpointError(f"--resume auto: no readable checkpoint in {self.work_dir}: "
+                              + "; ".join(errors))
+
+    def _report_resume(self, path, ckpt):
+        """Say what was restored, and which settings now differ from the checkpoint's config."""
+        opt = ckpt["optimizer"]
+        restored = ["the weights", f"the {opt['type']} state (step {opt['n_step']})"]
+        if "rng" in ckpt:
+            restored.append("the RNG state")
+        if ckpt.get("best"):
+            restored.append(f"best {ckpt['best'].get('metric')} {ckpt['best'].get('value')}")
+        self.logger.info(f"resumed from {path} at iteration {int(ckpt['iter'])}: restored "
+                         f"{', '.join(restored)}; lr, schedule, max_iters and all other settings "
+                         "come from the current config")
+        diffs = config_differences(ckpt.get("config"), self._config_dict())
+        if diffs:
+            shown = "\n".join(f"  {k}: {old!r} in the checkpoint -> {new!r} now (used)"
+                               for k, old, new in diffs[:20])
+            more = f"\n  ... and {len(diffs) - 20} more" if len(diffs) > 20 else ""
+            self.logger.warning(f"--resume: the config differs from the one {path} was trained "
+                                "with; the current values are used, so this run is not an "
+                                f"exact continuation:\n{shown}{more}")
+
+    def _write_checkpoint(self, path, done, optimizer, schedule, meta, best):
+        """Save on the main process. A NaN/inf state is never written nor named last good: the
+        main process's save refuses it, and the other ranks check the same (identical) state so
+        that every rank stops together."""
+        try:
+            if is_main_process():
+                save_checkpoint(path, self.model, optimizer, done, meta, self._config_dict(),
+                                schedule, extra={"best": best})
+            else:
+                ensure_finite(self.model, optimizer, path)
+        except NonFiniteCheckpoint as e:
+            raise TrainingDiverged(
+                f"weights or optimizer state not finite after iteration {done}; training "
+                f"stopped. {e}. Last good checkpoint: {self.last_good or 'none saved yet'}"
+            ) from e
 
     def _save(self, done, optimizer, schedule, meta, best, keep):
         path = os.path.join(self.work_dir, f"iter_{done}.pkl")
+        self._write_checkpoint(path, done, optimizer, schedule, meta, best)
         if is_main_process():
-            save_checkpoint(path, self.model, optimizer, done, meta, self._config_dict(),
-                            schedule, extra={"best": best})
-            prune_checkpoints(self.work_dir, keep)
+            self.run.add(done, path)
+            self.run.prune(keep)  # only this run's own checkpoints
             self.logger.info(f"saved checkpoint {path}")
+        self.last_good = path
         return path
 
     def _validate(self, val_set, done, optimizer, schedule, meta, best, val_cfg):
@@ -212,10 +416,10 @@ class Runner:
             value = float(summary[metric])
             if not best or value > best.get("value", -math.inf):
                 best = {"metric": metric, "value": value, "iter": done}
+                path = os.path.join(self.work_dir, f"best_{metric}.pkl")
+                self._write_checkpoint(path, done, optimizer, schedule, dict(meta, best=best),
+                                       best)
                 if is_main_process():
-                    path = os.path.join(self.work_dir, f"best_{metric}.pkl")
-                    save_checkpoint(path, self.model, optimizer, done, dict(meta, best=best),
-                                    self._config_dict(), schedule, extra={"best": best})
                     self.logger.info(f"new best {metric} {value:.2f} at iteration {done}: {path}")
         self.model.train()
         return best
@@ -231,9 +435,10 @@ class Runner:
 
     # ------------------------------------------------------------------ evaluation
     def val(self, checkpoint=None, save_dir=None, split="val", confusion_matrix=None):
+        dataset = build_dataset(self.cfg.data[split])
+        check_num_classes(self.model, dataset, split)
         if checkpoint:
             load_checkpoint(checkpoint, self.model)
-        dataset = build_dataset(self.cfg.data[split])
         if confusion_matrix is None:  # opt-in: evaluation.confusion_matrix=True in the config
             confusion_matrix = bool((self.cfg.get("evaluation") or {}).get("confusion_matrix"))
         return evaluate_dataset(self.model, dataset, save_dir=save_dir,

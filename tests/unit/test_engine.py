@@ -1,4 +1,6 @@
 """Optimizer parameter groups, LR schedules, checkpoint atomicity and optimizer-state round trip."""
+import errno
+import json
 import math
 import os
 
@@ -10,8 +12,12 @@ import jittor as jt
 from jittor import nn
 from jseg_ret.bricks import ConvModule
 from jseg_ret.engine import build_lr_schedule, build_optimizer, load_checkpoint, save_checkpoint
-from jseg_ret.engine.checkpoint import latest_checkpoint, prune_checkpoints
+from jseg_ret.engine.checkpoint import (MANIFEST, OutputWriteError, NonFiniteCheckpoint,
+                                        RunCheckpoints, latest_checkpoint, prune_checkpoints,
+                                        read_resume_checkpoint)
+from jseg_ret.engine.logger import truncate_jsonl
 from jseg_ret.engine.optimizer import group_of
+from jseg_ret.engine.runner import config_differences
 from jseg_ret.interop import CheckpointError
 
 
@@ -177,3 +183,72 @@ def test_latest_and_prune(tmp_path):
     assert latest_checkpoint(str(tmp_path)).endswith("iter_10.pkl")
     prune_checkpoints(str(tmp_path), keep=2)
     assert sorted(os.listdir(tmp_path)) == ["iter_10.pkl", "iter_4.pkl"]
+
+
+def test_non_finite_weights_are_not_saved(tmp_path):
+    model = Net()
+    model.head_fc.weight.assign(model.head_fc.weight * float("inf"))
+    path = str(tmp_path / "iter_1.pkl")
+    with pytest.raises(NonFiniteCheckpoint, match=r"iter_1\.pkl: not written.*head_fc\.weight"):
+        save_checkpoint(path, model, iteration=1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_error_names_the_path(tmp_path, monkeypatch):
+    def disk_full(obj, file):
+        with open(file, "wb") as f:
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(jt, "save", disk_full)
+    path = str(tmp_path / "iter_1.pkl")
+    with pytest.raises(OutputWriteError, match=r"iter_1\.pkl: could not write.*No space"):
+        save_checkpoint(path, Net(), iteration=1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_resume_checkpoint_must_hold_optimizer_state(tmp_path):
+    model = Net()
+    weights = str(tmp_path / "w.pkl")
+    save_checkpoint(weights, model, iteration=3)  # no optimizer
+    with pytest.raises(CheckpointError, match=r"w\.pkl: has no optimizer state.*load_from="):
+        read_resume_checkpoint(weights)
+    full = str(tmp_path / "iter_3.pkl")
+    save_checkpoint(full, model, build_optimizer(model, dict(type="SGD", lr=0.1)), iteration=3)
+    assert read_resume_checkpoint(full)["iter"] == 3
+
+
+def test_run_record_prunes_only_its_own_files(tmp_path):
+    work = str(tmp_path)
+    (tmp_path / "iter_100.pkl").write_bytes(b"another run")
+    run = RunCheckpoints(work)
+    for i in (1, 2, 3):
+        (tmp_path / f"iter_{i}.pkl").write_bytes(b"ours")
+        run.add(i, str(tmp_path / f"iter_{i}.pkl"))
+        run.prune(2)
+    assert sorted(os.listdir(tmp_path)) == [MANIFEST, "iter_100.pkl", "iter_2.pkl",
+                                            "iter_3.pkl"]
+    assert latest_checkpoint(work).endswith("iter_3.pkl")
+    again = RunCheckpoints.resumed(work, run.run_id, 2, str(tmp_path / "iter_2.pkl"))
+    assert again.entries == [(2, "iter_2.pkl")]
+    stranger = RunCheckpoints.resumed(work, "other-id", 100, str(tmp_path / "iter_100.pkl"))
+    assert stranger.entries == [(100, "iter_100.pkl")]
+
+
+def test_truncate_jsonl_keeps_records_up_to_the_resumed_iteration(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps({"iter": i}) + "\n" for i in (1, 2, 3, 4))
+                    + '{"iter": 5, "lo')  # torn by a kill
+    truncate_jsonl(str(path), 2)
+    assert [json.loads(x)["iter"] for x in path.read_text().splitlines()] == [1, 2]
+    truncate_jsonl(str(path), 0)
+    assert path.read_text() == ""
+
+
+def test_config_differences_lists_changed_training_settings():
+    saved = {"optimizer": {"type": "AdamW", "lr": 1e-3, "betas": (0.9, 0.999)},
+             "runner": {"max_iters": 4}, "work_dir": "a", "seed": 0}
+    now = {"optimizer": {"type": "AdamW", "lr": 2e-3, "betas": [0.9, 0.999]},
+           "runner": {"max_iters": 4}, "work_dir": "b", "seed": 0, "fp16": {"level": 5}}
+    assert config_differences(saved, now) == [("fp16.level", "(absent)", 5),
+                                              ("optimizer.lr", 1e-3, 2e-3)]

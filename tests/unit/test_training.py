@@ -42,7 +42,7 @@ data = dict(samples_per_gpu=2, workers_per_gpu=0,
 runner = dict(max_iters=4)
 lr_config = dict(warmup_iters=2)
 checkpoint_config = dict(interval=2, max_keep_ckpts=5)
-evaluation = dict(interval=0)
+evaluation = dict(interval=None)  # no validation
 log_config = dict(interval=1)
 """
 
