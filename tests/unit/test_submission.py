@@ -105,14 +105,19 @@ def in_process_predictions(cfg_path, ckpt, split):
 
 
 def empty_dataset(cls, tmp_path, **kwargs):
-    (tmp_path / "imgs").mkdir(exist_ok=True)
-    return cls(pipeline=[], img_dir=str(tmp_path / "imgs"), test_mode=True, **kwargs)
+    """A dataset object of ``cls`` to carry its submission format: a folder with no images is an
+    error, so it holds one placeholder file for every suffix the datasets use."""
+    imgs = tmp_path / "imgs"
+    imgs.mkdir(exist_ok=True)
+    for suffix in ("_leftImg8bit.png", ".jpg", ".png"):
+        (imgs / ("placeholder" + suffix)).write_bytes(b"")
+    return cls(pipeline=[], img_dir=str(imgs), test_mode=True, **kwargs)
 
 
 def test_each_benchmark_encoding(tmp_path):
     rng = np.random.RandomState(0)
     split = tmp_path / "split.txt"
-    split.write_text("")
+    split.write_text("placeholder\n")
 
     def written(dataset, pred, name):
         fmt = submission_format(dataset)
