@@ -5,7 +5,7 @@ paramwise_cfg keys:
   of the longest key contained in its name (ties: alphabetical), as mmcv's
   DefaultOptimizerConstructor;
 - norm_decay_mult: weight-decay multiplier for normalization layers' weight and bias;
-- bias_lr_mult, bias_decay_mult: multipliers for other biases.
+- bias_lr_mult, bias_decay_mult: multipliers for other biases (never a norm layer's bias).
 Each resulting group stores ``initial_lr``, ``lr_mult`` and ``decay_mult`` so the lr schedule can
 scale it.
 """
@@ -42,7 +42,9 @@ def param_multipliers(model, paramwise_cfg):
         raise KeyError(f"paramwise_cfg: unknown keys {sorted(cfg)}; expected custom_keys, "
                        "norm_decay_mult, bias_lr_mult, bias_decay_mult")
     keys = sorted(sorted(custom), key=len, reverse=True)
-    norm_names = _norm_param_names(model) if norm_decay is not None else set()
+    # mmcv: a norm layer's bias is never a "bias" for bias_lr_mult/bias_decay_mult, whether or
+    # not norm_decay_mult is given (its default is 1)
+    norm_names = _norm_param_names(model)
     out = {}
     for name, p in model.named_parameters():
         if p.is_stop_grad():
@@ -54,7 +56,7 @@ def param_multipliers(model, paramwise_cfg):
             decay_mult = custom[matched].get("decay_mult", 1.0)
         else:
             if name in norm_names:
-                decay_mult = norm_decay
+                decay_mult = norm_decay if norm_decay is not None else decay_mult
             elif name.endswith(".bias"):
                 lr_mult = bias_lr if bias_lr is not None else lr_mult
                 decay_mult = bias_decay if bias_decay is not None else decay_mult

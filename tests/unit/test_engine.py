@@ -67,6 +67,21 @@ def test_norm_decay_mult_and_longest_key_wins():
         build_optimizer(model, dict(type="SGD", lr=0.1, paramwise_cfg=dict(typo=1)))
 
 
+def test_bias_multipliers_skip_norm_biases_as_mmcv():
+    """mmcv's DefaultOptimizerConstructor: bias_lr_mult/bias_decay_mult apply to the biases of
+    non-norm layers only; a norm layer's bias keeps lr × 1 and decay × norm_decay_mult (default
+    1), also when norm_decay_mult is not given."""
+    model = Net()
+    opt = build_optimizer(model, dict(type="SGD", lr=0.1, weight_decay=1e-4, paramwise_cfg=dict(
+        bias_lr_mult=2.0, bias_decay_mult=0.0)))
+    params = dict(model.named_parameters())
+    for name in ("backbone.bn.bias", "norm.bias"):
+        g = group_of(opt, params[name])
+        assert (g["lr"], g["weight_decay"]) == (pytest.approx(0.1), pytest.approx(1e-4)), name
+    g = group_of(opt, params["head_fc.bias"])
+    assert (g["lr"], g["weight_decay"]) == (pytest.approx(0.2), 0.0)
+
+
 def test_effective_update_uses_group_lr():
     """One SGD step: each parameter moves by its own lr × grad."""
     model = Net()
