@@ -16,7 +16,8 @@ import numpy as np
 from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
 from .checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
-from .dist import broadcast_parameters, get_rank, get_world_size, is_main_process
+from .dist import (broadcast_parameters, get_rank, get_world_size, is_main_process,
+                   sync_replicas)
 from .evaluator import evaluate_dataset
 from .logger import TrainLogger, get_logger
 from .lr_scheduler import build_lr_schedule
@@ -192,6 +193,7 @@ class Runner:
 
     def _save(self, done, optimizer, schedule, meta, best, keep):
         path = os.path.join(self.work_dir, f"iter_{done}.pkl")
+        sync_replicas()
         if is_main_process():
             save_checkpoint(path, self.model, optimizer, done, meta, self._config_dict(),
                             schedule, extra={"best": best})
@@ -207,6 +209,7 @@ class Runner:
             value = float(summary[metric])
             if not best or value > best.get("value", -math.inf):
                 best = {"metric": metric, "value": value, "iter": done}
+                sync_replicas()
                 if is_main_process():
                     path = os.path.join(self.work_dir, f"best_{metric}.pkl")
                     save_checkpoint(path, self.model, optimizer, done, dict(meta, best=best),
