@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jseg_ret  # noqa: E402  (prepares Jittor)
 from jseg_ret.config import Config, ConfigError, parse_cfg_options  # noqa: E402
 from jseg_ret.engine import Runner, TrainingDiverged, latest_checkpoint  # noqa: E402
+from jseg_ret.engine.dist import abort_job_on_error  # noqa: E402
 from jseg_ret.interop import CheckpointError  # noqa: E402
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
@@ -83,4 +84,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with abort_job_on_error():  # under MPI: any failure ends every rank, with its exit code
+        sys.exit(main())

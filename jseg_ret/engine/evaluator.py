@@ -10,7 +10,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..evaluation import IoUAccumulator, format_table, save_summary_json
-from .dist import all_reduce_sum, get_rank, get_world_size, is_main_process
+from .dist import abort_job_on_error, all_reduce_sum, get_rank, get_world_size, is_main_process
 
 
 def _as_list(x):
@@ -55,6 +55,7 @@ def save_prediction_png(pred, path, palette=None):
     os.replace(tmp, path)
 
 
+@abort_job_on_error()  # under MPI: a failing rank must not leave the others in all_reduce_sum
 def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=None,
                      work_dir=None, metrics=("mIoU",)):
     """mIoU/mAcc/aAcc over ``dataset`` (each rank takes every world_size-th image).

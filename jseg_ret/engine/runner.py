@@ -16,8 +16,8 @@ import numpy as np
 from ..datasets import build_dataloader, build_dataset
 from ..models import build_segmentor
 from .checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
-from .dist import (broadcast_parameters, get_rank, get_world_size, is_main_process,
-                   sync_replicas)
+from .dist import (abort_job_on_error, broadcast_parameters, get_rank, get_world_size,
+                   is_main_process, sync_replicas)
 from .evaluator import evaluate_dataset
 from .logger import TrainLogger, get_logger
 from .lr_scheduler import build_lr_schedule
@@ -120,6 +120,7 @@ class Runner:
         return img, gt
 
     # ------------------------------------------------------------------ training
+    @abort_job_on_error()  # under MPI: a failing rank must not leave the others in a collective
     def train(self, resume=None):
         cfg = self.cfg
         max_iters = int(cfg.runner["max_iters"])
@@ -228,6 +229,7 @@ class Runner:
         jt.flags.auto_mixed_precision_level = int(fp16_cfg.get("level", 5))
 
     # ------------------------------------------------------------------ evaluation
+    @abort_job_on_error()
     def val(self, checkpoint=None, save_dir=None, split="val"):
         if checkpoint:
             load_checkpoint(checkpoint, self.model)
