@@ -45,6 +45,7 @@ class Job:
         self.timeout = timeout
         cmd = ["timeout", "--foreground", "-k", "20", str(timeout)] + mpirun(args)
         self.lines = []  # (time, line)
+        self.start = time.time()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True,
                                      env=dict(os.environ, PYTHONPATH=ROOT))
@@ -60,7 +61,8 @@ class Job:
         rc = self.proc.wait()
         end = time.time()
         self.reader.join(10)
-        if rc in (124, 137):
+        # 124: ``timeout`` stopped it (137, also a rank killed by SIGKILL, only when late)
+        if rc == 124 or end - self.start >= self.timeout:
             pytest.fail(f"mpirun still running after {self.timeout} s (a rank hangs):\n"
                         + self.text()[-3000:])
         return rc, end
