@@ -176,3 +176,30 @@ def test_bad_image_on_one_rank_ends_run_net_job(tiny):
     print(f"error shown -> mpirun exited: {end - shown:.1f} s")
     assert end - shown < ABORT_WITHIN_S, (end - shown, text[-3000:])
     assert text.count("aborting the MPI job") == 1, text[-3000:]
+
+
+def test_bad_image_on_rank1_ends_run_net_evaluation(tiny):
+    """Evaluation: rank 1 cannot read its validation image while rank 0 waits to sum the
+    per-rank counts; the job ends soon after rank 1's error, which is shown once."""
+    from jseg_ret.config import Config
+    from jseg_ret.engine import save_checkpoint
+    from jseg_ret.models import build_segmentor
+    base, cfg, data = tiny
+    ckpt = base / "eval_init.pkl"
+    save_checkpoint(str(ckpt), build_segmentor(Config.fromfile(str(cfg)).model))
+    bad = sorted((data / "img_dir" / "val").iterdir())[1]  # rank r takes images r, r + 2, ...
+    good = bad.read_bytes()
+    bad.write_bytes(good[:len(good) // 2])
+    try:
+        job = Job([RUN_NET, "--config-file", cfg, "--task", "val", "--checkpoint", ckpt,
+                   "--work-dir", base / "bad_val", "--no-progress"])
+        rc, end = job.wait()
+    finally:
+        bad.write_bytes(good)
+    text = job.text()
+    assert rc != 0, text[-3000:]
+    assert "[rank 1 of 2] aborting the MPI job" in text, text[-3000:]
+    assert text.count("aborting the MPI job") == 1, text[-3000:]
+    shown = job.first_time(str(bad))
+    print(f"error shown -> mpirun exited: {end - shown:.1f} s")
+    assert end - shown < ABORT_WITHIN_S, (end - shown, text[-3000:])
