@@ -38,6 +38,7 @@ from jseg_ret.datasets import BadSampleError  # noqa: E402
 from jseg_ret.engine import (Runner, TrainingDiverged, is_main_process,  # noqa: E402
                              latest_checkpoint)
 from jseg_ret.engine.checkpoint import OutputWriteError, write_output  # noqa: E402
+from jseg_ret.engine.dist import abort_job_on_error  # noqa: E402
 from jseg_ret.engine.format_only import format_only, label_dir_problem  # noqa: E402
 from jseg_ret.interop import CheckpointError  # noqa: E402
 
@@ -176,4 +177,5 @@ def _format_only(args, cfg, work_dir, unscorable):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with abort_job_on_error():  # under MPI: any failure ends every rank, with its exit code
+        sys.exit(main())

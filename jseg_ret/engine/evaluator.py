@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ..datasets.errors import BadSampleError
 from ..evaluation import IoUAccumulator, format_table, save_summary_json
 from ..evaluation.confusion import ConfusionAccumulator
-from .dist import all_reduce_sum, get_rank, get_world_size, is_main_process
+from .dist import abort_job_on_error, all_reduce_sum, get_rank, get_world_size, is_main_process
 
 _log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def save_prediction_png(pred, path, palette=None):
     os.replace(tmp, path)
 
 
+@abort_job_on_error()  # under MPI: a failing rank must not leave the others in all_reduce_sum
 def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=None,
                      work_dir=None, metrics=("mIoU",), confusion_matrix=False):
     """mIoU/mAcc/aAcc over ``dataset`` (each rank takes every world_size-th image).

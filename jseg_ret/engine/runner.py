@@ -33,7 +33,8 @@ from .checkpoint import (NonFiniteCheckpoint, RunCheckpoints, checkpoint_files, 
                          load_checkpoint, load_optimizer_state, read_resume_checkpoint,
                          remove_stale_temporaries, resume_candidates, save_checkpoint,
                          set_rng_state, write_output)
-from .dist import broadcast_parameters, get_rank, get_world_size, is_main_process
+from .dist import (abort_job_on_error, broadcast_parameters, get_rank, get_world_size,
+                   is_main_process, sync_replicas)
 from .evaluator import evaluate_dataset
 from .logger import TrainLogger, get_logger
 from .logger_hooks import build_logger_hooks
@@ -223,6 +224,7 @@ class Runner:
         return img, gt
 
     # ------------------------------------------------------------------ training
+    @abort_job_on_error()  # under MPI: a failing rank must not leave the others in a collective
     def train(self, resume=None, overwrite=False, config_dump=None):
         """Train to ``runner.max_iters``.
 
@@ -384,6 +386,9 @@ class Runner:
         """Save on the main process. A NaN/inf state is never written nor named last good: the
         main process's save refuses it, and the other ranks check the same (identical) state so
         that every rank stops together."""
+        # every rank computes its pending updates now: were only rank 0 to read them (to save),
+        # Jittor would fuse them differently there and the replicas would drift apart
+        sync_replicas()
         try:
             if is_main_process():
                 save_checkpoint(path, self.model, optimizer, done, meta, self._config_dict(),
@@ -434,6 +439,7 @@ class Runner:
         jt.flags.auto_mixed_precision_level = int(fp16_cfg.get("level", 5))
 
     # ------------------------------------------------------------------ evaluation
+    @abort_job_on_error()
     def val(self, checkpoint=None, save_dir=None, split="val", confusion_matrix=None):
         dataset = build_dataset(self.cfg.data[split])
         check_num_classes(self.model, dataset, split)
