@@ -38,7 +38,7 @@ from jseg_ret.datasets import BadSampleError  # noqa: E402
 from jseg_ret.engine import (Runner, TrainingDiverged, is_main_process,  # noqa: E402
                              latest_checkpoint)
 from jseg_ret.engine.checkpoint import OutputWriteError, write_output  # noqa: E402
-from jseg_ret.engine.dist import abort_job_on_error  # noqa: E402
+from jseg_ret.engine.dist import abort_job_on_error, get_rank, get_world_size  # noqa: E402
 from jseg_ret.engine.format_only import format_only, label_dir_problem  # noqa: E402
 from jseg_ret.interop import CheckpointError  # noqa: E402
 
@@ -153,6 +153,8 @@ def main(argv=None):
         message = describe(e)
     except KeyboardInterrupt:
         code, message = EXIT_INTERRUPTED, "error: interrupted"
+    if get_world_size() > 1:  # say which rank failed (the others are stopped by the abort)
+        message = f"[rank {get_rank()} of {get_world_size()}] {message}"
     print(message, file=sys.stderr)
     return code
 
