@@ -10,6 +10,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..evaluation import IoUAccumulator, format_table, save_summary_json
+from ..models import fuse_for_inference, is_fused
 from .dist import all_reduce_sum, get_rank, get_world_size, is_main_process
 
 
@@ -63,6 +64,7 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
     per image. Returns the summary dict.
     """
     model.eval()
+    fused = fuse_for_inference(model)  # a folded copy; ``model`` itself is left as it is
     rank, world = get_rank(), get_world_size()
     num_classes = len(dataset.CLASSES)
     acc = IoUAccumulator(num_classes, ignore_index=getattr(dataset, "ignore_index", 255))
@@ -71,7 +73,7 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
                dynamic_ncols=True)
     for idx in bar:
         item = dataset[idx]
-        pred = predict_item(model, item)
+        pred = predict_item(fused, item)
         # with on_bad_sample='skip' the item may be a later sample: score it against its own label
         idx = _sample_index(item, idx)
         gt = dataset.get_gt_seg_map(idx)
@@ -93,7 +95,8 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
         (logger.info if logger else print)("\n" + table)
         if work_dir:
             save_summary_json(summary, os.path.join(work_dir, "eval_results.json"))
-    model.train()
+    if not is_fused(model):  # a model from init_segmentor is fused: inference only
+        model.train()
     return summary
 
 
