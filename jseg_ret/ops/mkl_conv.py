@@ -9,6 +9,7 @@ backward-weights primitives for training.
 import jittor as jt
 
 from ..fast_path import fast_path_enabled
+from .dwconv import depthwise_weight_grad_nhwc
 
 
 def mkl_ops():
@@ -33,6 +34,10 @@ class MklConv(jt.Function):
 
     def __init__(self, conv, xformat="acdb", yformat="acdb"):
         self.args = (*pair(conv.stride), *pair(conv.padding), *pair(conv.dilation), conv.groups)
+        w = conv.weight.shape
+        # a depthwise conv on NHWC maps: its weight gradient from ``ops.dwconv``
+        self.depthwise_nhwc = (xformat == yformat == "acdb" and conv.groups == w[0]
+                               and w[1] == 1)
         self.xformat, self.yformat = xformat, yformat
         self.saved = None
 
@@ -46,8 +51,12 @@ class MklConv(jt.Function):
         h, w = (x.shape[1], x.shape[2]) if self.xformat == "acdb" else (x.shape[2], x.shape[3])
         dx = mkl.mkl_conv_backward_x(weight, dy, h, w, *self.args, self.xformat, "oihw",
                                      self.yformat)
-        dw = mkl.mkl_conv_backward_w(x, dy, weight.shape[2], weight.shape[3], *self.args,
-                                     self.xformat, "oihw", self.yformat)
+        if self.depthwise_nhwc:
+            a = self.args
+            dw = depthwise_weight_grad_nhwc(x, dy, weight.shape[2:], a[0:2], a[2:4], a[4:6])
+        else:
+            dw = mkl.mkl_conv_backward_w(x, dy, weight.shape[2], weight.shape[3], *self.args,
+                                         self.xformat, "oihw", self.yformat)
         return dx, dw
 
 
