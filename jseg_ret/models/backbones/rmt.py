@@ -56,6 +56,9 @@ class VisionRetention(nn.Module):
     """Manhattan self-attention with a depthwise 5×5 local enhancement (lepe) on v."""
 
     def __init__(self, embed_dim, num_heads, value_factor=1, retention_impl="auto"):
+        if value_factor != 1:  # RMT's segmentation backbone: values as wide as keys
+            raise ValueError(f"VisionRetention: value_factor={value_factor} unsupported; RMT "
+                             f"uses 1 (q, k and v split into heads of one width)")
         self.num_heads = num_heads
         self.head_dim = embed_dim * value_factor // num_heads
         self.key_dim = embed_dim // num_heads
@@ -70,17 +73,24 @@ class VisionRetention(nn.Module):
 
     def execute(self, x, decay, decomposed):
         b, h, w, c = x.shape
-        n = self.num_heads
-        qkv = self._qkv(x)  # (b, h, w, 2c + c·value_factor): one product
-        q, k, v = qkv[:, :, :, :c], qkv[:, :, :, c:2 * c], qkv[:, :, :, 2 * c:]
-        lepe = self.lepe(v)
-        q = q.reshape(b, h, w, n, self.key_dim)
-        k = k.reshape(b, h, w, n, self.key_dim)
-        v = v.reshape(b, h, w, n, self.head_dim)
+        n, d = self.num_heads, self.key_dim
+        qkv = self._qkv(x)  # (b, h, w, 3c): q, d^-1/2·k, v from one product
+        lepe = self.lepe(qkv[:, :, :, 2 * c:])
         if decomposed:
-            out = self._decomposed(q, k, v, decay, b, h, w)
+            # rows: q, k, v heads-first in one transpose, (3, b·h, n, w, d)
+            t = qkv.reshape(b, h, w, 3, n, d).permute(3, 0, 1, 4, 2, 5).reshape(3, b * h, n, w, d)
+            v_rows = retention_1d(t[0], t[1], t[2], decay, impl=self.retention_impl)
+            # columns: q, k from qkv (one strided transpose each), values from the row pass
+            q5 = qkv.reshape(b, h, w, 3, n, d)
+            q_cols, k_cols = (q5[:, :, :, i].permute(0, 2, 3, 1, 4).reshape(b * w, n, h, d)
+                              for i in (0, 1))
+            v_cols = v_rows.reshape(b, h, n, w, d).permute(0, 3, 2, 1, 4).reshape(b * w, n, h, d)
+            out = retention_1d(q_cols, k_cols, v_cols, decay, impl=self.retention_impl)
+            out = out.reshape(b, w, n, h, d).permute(0, 3, 1, 2, 4).reshape(b, h, w, c)
         else:
-            out = self._whole(q, k, v, decay, b, h, w)
+            t = qkv.reshape(b, h * w, 3, n, d).permute(2, 0, 3, 1, 4)  # (3, b, n, L, d)
+            out = retention_2d(t[0], t[1], t[2], decay, (h, w), impl=self.retention_impl)
+            out = out.permute(0, 2, 1, 3).reshape(b, h, w, c)
         return self.out_proj(out + lepe)
 
     def _qkv(self, x):
@@ -106,28 +116,6 @@ class VisionRetention(nn.Module):
         qkv.bias = jt.array(bias.numpy()).stop_grad()
         del self.q_proj, self.k_proj, self.v_proj
         self.qkv = qkv
-
-    def _whole(self, q, k, v, decay, b, h, w):
-        def heads_first(t):  # (b, h, w, n, d) -> (b, n, h·w, d)
-            return t.permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, t.shape[-1])
-        out = retention_2d(heads_first(q), heads_first(k), heads_first(v), decay, (h, w),
-                           impl=self.retention_impl)
-        return out.permute(0, 2, 1, 3).reshape(b, h, w, -1)
-
-    def _decomposed(self, q, k, v, decay, b, h, w):
-        n = self.num_heads
-
-        def rows(t):  # (b, h, w, n, d) -> (b·h, n, w, d): one sequence per row
-            return t.permute(0, 1, 3, 2, 4).reshape(b * h, n, w, t.shape[-1])
-
-        def cols(t):  # (b, h, w, n, d) -> (b·w, n, h, d): one sequence per column
-            return t.permute(0, 2, 3, 1, 4).reshape(b * w, n, h, t.shape[-1])
-
-        v_rows = retention_1d(rows(q), rows(k), rows(v), decay, impl=self.retention_impl)
-        v_rows = v_rows.reshape(b, h, n, w, self.head_dim).permute(0, 1, 3, 2, 4)
-        out = retention_1d(cols(q), cols(k), cols(v_rows), decay, impl=self.retention_impl)
-        # (b·w, n, h, e) -> (b, h, w, n·e)
-        return out.reshape(b, w, n, h, self.head_dim).permute(0, 3, 1, 2, 4).reshape(b, h, w, -1)
 
 
 class FeedForwardNetwork(nn.Module):
