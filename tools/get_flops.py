@@ -8,7 +8,7 @@ input through ``encode_decode`` (logits resized to the input), eval mode. The sa
 gives the totals under torchprofile's convention (the counter behind SegNeXt's published
 figures, which adds element-wise products, norms and 4 ops per bilinear-upsampled output
 element) and mmcv's ``get_model_complexity_info`` convention (module hooks only: conv bias, norms
-and ReLUs counted, functional matrix products not). See jseg_ret/utils/flops.py.
+and ReLUs counted, functional matrix products not). See jseg_ret/analysis/flops.py.
 Parameters are the trainable ones (buffers such as BN statistics and RMT's decay excluded).
 Nothing is computed: the count runs on Jittor's lazy graph, so any config and size takes seconds.
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import jseg_ret  # noqa: E402  (before jittor)
 from jseg_ret import Config, build_segmentor  # noqa: E402
-from jseg_ret.utils.flops import CONVENTIONS, count_flops  # noqa: E402
+from jseg_ret.analysis.flops import CONVENTIONS, count_flops  # noqa: E402
 
 from bench.common import emit_json, parse_shape  # noqa: E402
 

@@ -6,7 +6,7 @@ from ..config import Config
 from ..datasets.pipelines import Compose
 from ..engine.checkpoint import load_checkpoint
 from ..engine.evaluator import predict_item
-from ..models import build_segmentor
+from ..models import build_segmentor, fuse_for_inference
 
 
 def init_segmentor(config, checkpoint=None, cfg_options=None):
@@ -24,8 +24,7 @@ def init_segmentor(config, checkpoint=None, cfg_options=None):
         meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
         model.CLASSES = meta.get("CLASSES")
         model.PALETTE = meta.get("PALETTE")
-    model.eval()
-    return model
+    return fuse_for_inference(model)  # inference only: a fused copy (cannot be saved/trained)
 
 
 class LoadImageFromArray:

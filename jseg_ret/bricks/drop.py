@@ -16,14 +16,20 @@ class DropPath(nn.Module):
 
 
 class Dropout2d(nn.Module):
-    """Channel dropout (whole feature maps), as torch.nn.Dropout2d; follows train()/eval()."""
+    """Channel dropout (whole feature maps), as torch.nn.Dropout2d; follows train()/eval().
+    ``channels_last``: the channels are the last axis (the same mask, drawn in the same order)."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, channels_last=False):
         self.p = float(p)
+        self.channels_last = bool(channels_last)
 
     def execute(self, x):
         if self.p == 0.0 or not self.is_training():
             return x
         keep = 1.0 - self.p
-        mask = (jt.rand(tuple(x.shape[:2]) + (1,) * (x.ndim - 2)) < keep).astype(x.dtype)
+        if self.channels_last:
+            shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (x.shape[-1],)
+        else:
+            shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
+        mask = (jt.rand(shape) < keep).astype(x.dtype)
         return x * mask / keep

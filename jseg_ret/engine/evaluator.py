@@ -18,6 +18,7 @@ from tqdm import tqdm
 from ..datasets.errors import BadSampleError
 from ..evaluation import IoUAccumulator, format_table, save_summary_json
 from ..evaluation.confusion import ConfusionAccumulator
+from ..models import fuse_for_inference, is_fused
 from .dist import abort_job_on_error, all_reduce_sum, get_rank, get_world_size, is_main_process
 
 _log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
     counts, summed over ranks).
     """
     model.eval()
+    fused = fuse_for_inference(model)  # a folded copy; ``model`` itself is left as it is
     rank, world = get_rank(), get_world_size()
     num_classes = len(dataset.CLASSES)
     acc = IoUAccumulator(num_classes, ignore_index=getattr(dataset, "ignore_index", 255))
@@ -101,7 +103,7 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
             skipped += 1
             _log.warning("evaluation: skipping bad sample %d: %s", idx, e)
             continue
-        pred = predict_item(model, item)
+        pred = predict_item(fused, item)
         if pred.shape != gt.shape:
             raise ValueError(f"prediction {pred.shape} and label {gt.shape} differ for "
                              f"{_files_of(dataset, idx)}; the test pipeline must keep the "
@@ -134,7 +136,8 @@ def evaluate_dataset(model, dataset, save_dir=None, show_progress=True, logger=N
         (logger.info if logger else print)("\n" + table)
         if work_dir:
             save_summary_json(summary, os.path.join(work_dir, "eval_results.json"))
-    model.train()
+    if not is_fused(model):  # a model from init_segmentor is fused: inference only
+        model.train()
     return summary
 
 

@@ -1,3 +1,4 @@
 from . import backbones, decode_heads, losses, necks, segmentors  # noqa: F401  (register)
 from .builder import (build_backbone, build_head, build_loss, build_neck,  # noqa: F401
                       build_segmentor)
+from .fuse import FusedModelError, fuse_for_inference, is_fused  # noqa: F401

@@ -24,7 +24,9 @@ _FWD = f"""jseg_bilinear::forward<in0_type>(in0_p, {_ARGS},
 _FWD_NHWC = f"""jseg_bilinear::forward<in0_type>(in0_p, {_ARGS},
     in0_shape0, in0_shape1, in0_shape2, in1_shape0, in4_shape0, in0_shape3);"""
 _BWD = f"""jseg_bilinear::backward<in0_type>(in0_p, {_ARGS},
-    in0_shape0 * in0_shape1, out0_shape2, out0_shape3, in0_shape2, in0_shape3);"""
+    in0_shape0 * in0_shape1, out0_shape2, out0_shape3, in0_shape2, in0_shape3, 1);"""
+_BWD_NHWC = f"""jseg_bilinear::backward<in0_type>(in0_p, {_ARGS},
+    in0_shape0, out0_shape1, out0_shape2, in0_shape1, in0_shape2, in0_shape3);"""
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,32 +61,42 @@ def _taps(h, w, H, W, align_corners, dtype):
 
 
 class BilinearResize(jt.Function):
-    """(N, C, h, w) -> (N, C, H, W), bilinear; gradient with respect to the input."""
+    """(N, C, h, w) -> (N, C, H, W) bilinear (``channels_last``: (N, h, w, C) ->
+    (N, H, W, C)); gradient with respect to the input."""
 
-    def __init__(self, size, align_corners):
+    def __init__(self, size, align_corners, channels_last=False):
         self.size = (int(size[0]), int(size[1]))
         self.align_corners = bool(align_corners)
+        self.channels_last = bool(channels_last)
         self.in_shape = None
 
     def _taps(self, h, w, dtype):
         return list(_taps(h, w, *self.size, self.align_corners, dtype))
 
+    def _hw(self, shape):
+        return (shape[1], shape[2]) if self.channels_last else (shape[2], shape[3])
+
     def execute(self, x):
-        n, c, h, w = x.shape
-        self.in_shape = (n, c, h, w, str(x.dtype))
-        return jt.code((n, c) + self.size, x.dtype, [x] + self._taps(h, w, str(x.dtype)),
-                       cpu_header=_header(), cpu_src=_FWD)
+        self.in_shape = (tuple(x.shape), str(x.dtype))
+        h, w = self._hw(x.shape)
+        if self.channels_last:
+            shape, src = (x.shape[0],) + self.size + (x.shape[3],), _FWD_NHWC
+        else:
+            shape, src = tuple(x.shape[:2]) + self.size, _FWD
+        return jt.code(shape, x.dtype, [x] + self._taps(h, w, str(x.dtype)),
+                       cpu_header=_header(), cpu_src=src)
 
     def grad(self, dy):
         if dy is None:
             return None
-        n, c, h, w, dtype = self.in_shape
-        return jt.code((n, c, h, w), dtype, [dy.astype(dtype)] + self._taps(h, w, dtype),
-                       cpu_header=_header(), cpu_src=_BWD)
+        shape, dtype = self.in_shape
+        h, w = self._hw(shape)
+        return jt.code(shape, dtype, [dy.astype(dtype)] + self._taps(h, w, dtype),
+                       cpu_header=_header(), cpu_src=_BWD_NHWC if self.channels_last else _BWD)
 
 
 def applies(x, mode):
-    """Whether ``bilinear_resize`` serves this call: CPU, bilinear, float32/float64 NCHW."""
+    """Whether ``bilinear_resize`` serves this call: CPU, bilinear, float32/float64 4-D maps."""
     return (not jt.flags.use_cuda and mode == "bilinear" and x.ndim == 4
             and str(x.dtype) in _DTYPES)
 
@@ -94,9 +106,6 @@ def bilinear_resize(x, size, align_corners=False):
 
 
 def bilinear_resize_nhwc(x, size, align_corners=False):
-    """Bilinear resize of a channels-last (N, h, w, C) map on the CPU, without gradient
-    (inference fast paths): every tap moves C contiguous values."""
-    n, h, w, c = x.shape
-    taps = list(_taps(h, w, int(size[0]), int(size[1]), bool(align_corners), str(x.dtype)))
-    return jt.code((n, int(size[0]), int(size[1]), c), x.dtype, [x] + taps,
-                   cpu_header=_header(), cpu_src=_FWD_NHWC)
+    """Bilinear resize of a channels-last (N, h, w, C) map on the CPU: every tap moves C
+    contiguous values; differentiable."""
+    return BilinearResize(size, align_corners, channels_last=True)(x)

@@ -1,15 +1,16 @@
-"""LayerNorm over the last axis as one CPU kernel, for inference fast paths.
+"""LayerNorm over the last axis: one CPU kernel where no gradient is needed, else the formula.
 
 Jittor's ``nn.LayerNorm`` runs as several reduce and element-wise kernels; on SegRet-T's 28
 channels-last LayerNorms that was ~40 ms of a 0.45 s CPU inference. ``layer_norm_last`` gives the
-same function (two-pass variance) in one pass over each row. No gradient: callers use it only
-where nothing needs one (``applies``) and keep the module otherwise.
+same function (two-pass variance) in one pass over each row. It has no gradient:
+``layer_norm_last`` uses it only where nothing needs one (``applies``) and the formula otherwise.
 """
 import functools
 import os
 
 import jittor as jt
-from jittor import nn
+
+from ..fast_path import fast_path_enabled
 
 _HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
                             "layer_norm_cpu.h")
@@ -26,8 +27,6 @@ def _header():
 def applies(x, weight):
     """CPU, float32/64, fast paths on, and no gradient needed (``jt.no_grad()`` or everything
     stop-grad)."""
-    from ..utils import fast_path_enabled
-
     if jt.flags.use_cuda or not fast_path_enabled() or weight is None \
             or str(x.dtype) not in ("float32", "float64"):
         return False
@@ -35,21 +34,31 @@ def applies(x, weight):
 
 
 def layer_norm(norm, x):
-    """``norm`` (a LayerNorm over the last axis of ``x``: ``nn.LayerNorm(C)`` on channels-last
-    tokens, or a ``LayerNorm2d`` applied to the NHWC map) on ``x``: the kernel where it applies,
-    else the direct formula."""
-    weight, bias = getattr(norm, "weight", None), getattr(norm, "bias", None)
-    if applies(x, weight) and bias is not None:
-        return layer_norm_last(x, weight, bias, norm.eps)
-    if isinstance(norm, nn.LayerNorm):
-        return norm(x)
+    """``norm`` (a module with ``weight``, ``bias``, ``eps``: a LayerNorm over the last axis of
+    ``x``) on ``x``."""
+    return normalize_last(x, norm.weight, norm.bias, norm.eps)
+
+
+def layer_norm_formula(x, weight, bias, eps):
+    """(x − mean) / sqrt(var + eps) · weight + bias over the last axis, as Jittor ops."""
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / jt.sqrt(var + norm.eps) * weight + bias
+    y = (x - mean) / jt.sqrt(var + eps)
+    if weight is None:
+        return y
+    return y * weight + bias if bias is not None else y * weight
+
+
+def normalize_last(x, weight, bias, eps):
+    """(x − mean) / sqrt(var + eps) · weight + bias over the last axis of ``x``: the CPU kernel
+    where it ``applies``, else the formula (differentiable)."""
+    if not applies(x, weight) or bias is None:
+        return layer_norm_formula(x, weight, bias, eps)
+    return layer_norm_last(x, weight, bias, eps)
 
 
 def layer_norm_last(x, weight, bias, eps):
-    """(x − mean) / sqrt(var + eps) · weight + bias over the last axis of ``x``."""
+    """The CPU kernel (no gradient)."""
     src = _SRC.format(last=x.ndim - 1)
     return jt.code(x.shape, x.dtype, [x, weight.astype(x.dtype), bias.astype(x.dtype)],
                    cpu_header=_header(), cpu_src=src, data={"eps": float(eps)})

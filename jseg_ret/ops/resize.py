@@ -20,3 +20,14 @@ def resize(x, size=None, scale_factor=None, mode="bilinear", align_corners=False
     if bilinear.applies(x, mode):  # Jittor's generic interpolate is ~10x slower on the CPU
         return bilinear.bilinear_resize(x, size, align_corners)
     return nn.interpolate(x, size=size, mode=mode, align_corners=align_corners)
+
+
+def resize_nhwc(x, size, align_corners=False):
+    """Bilinear resize of a channels-last (N, h, w, C) map to ``size``: the CPU kernel, else
+    ``resize`` on the NCHW view."""
+    size = tuple(int(s) for s in size)
+    if tuple(x.shape[1:3]) == size:
+        return x
+    if bilinear.applies(x, "bilinear"):
+        return bilinear.bilinear_resize_nhwc(x, size, align_corners)
+    return resize(x.permute(0, 3, 1, 2), size=size, align_corners=align_corners).permute(0, 2, 3, 1)

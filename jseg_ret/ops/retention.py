@@ -12,6 +12,9 @@ import functools
 import jittor as jt
 import numpy as np
 
+from . import kernels
+from .qkv import check_qkv
+
 IMPLS = ("auto", "fused", "naive")
 
 
@@ -30,24 +33,11 @@ def line_distance(s):
     return np.abs(i[:, None] - i[None, :]).astype(np.float32)
 
 
-def check_qkv(q, k, v, decay, name):
-    """q, k (B, N, L, d), v (B, N, L, e), decay (N,); errors name ``name``."""
-    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
-        raise ValueError(f"{name}: q, k, v must be 4-D (B, N, L, d); got {q.shape}, {k.shape}, "
-                         f"{v.shape}")
-    if tuple(q.shape) != tuple(k.shape) or tuple(q.shape[:3]) != tuple(v.shape[:3]):
-        raise ValueError(f"{name}: shape mismatch q {q.shape}, k {k.shape}, v {v.shape}")
-    if tuple(decay.shape) != (q.shape[1],):
-        raise ValueError(f"{name}: decay must have shape ({q.shape[1]},) (one per head), "
-                         f"got {tuple(decay.shape)}")
-
-
 def _resolve(impl, q, v):
     if impl not in IMPLS:
         raise ValueError(f"retention impl {impl!r} unknown; expected one of {IMPLS}")
     if impl == "naive":
         return "naive"
-    from . import kernels  # noqa: deferred so the naive path never compiles kernels
     if kernels.fused_available():
         # 'auto' falls back where the kernel cannot take these inputs (e.g. float64 on CUDA);
         # 'fused' goes on and lets the kernel raise a precise error.
@@ -74,8 +64,7 @@ def retention_2d(q, k, v, decay, hw, impl="auto"):
     if h * w != q.shape[2]:
         raise ValueError(f"retention_2d: hw={hw} has {h * w} tokens but q has L={q.shape[2]}")
     if _resolve(impl, q, v) == "fused":
-        from .kernels import fused_retention
-        return fused_retention(q, k, v, decay, h, w)
+        return kernels.fused_retention(q, k, v, decay, h, w)
     return naive_retention(q, k, v, decay, manhattan_distance(h, w))
 
 
@@ -83,6 +72,5 @@ def retention_1d(q, k, v, decay, impl="auto"):
     """1-D retention along sequences of length S; returns (B, N, S, e)."""
     check_qkv(q, k, v, decay, "retention_1d")
     if _resolve(impl, q, v) == "fused":
-        from .kernels import fused_retention
-        return fused_retention(q, k, v, decay, 1, q.shape[2])
+        return kernels.fused_retention(q, k, v, decay, 1, q.shape[2])
     return naive_retention(q, k, v, decay, line_distance(q.shape[2]))

@@ -1,12 +1,7 @@
-"""Performance utilities: FLOPs counting (``flops``), Jittor kernel-compilation counting, and
-the switch for the models' CPU fast paths.
+"""Jittor kernel-compilation counting (``CompileCounter``).
 
-``fast_path_enabled()`` / ``with fast_path(False): ...``: SegRet's backbone and decoder
-(``models/backbones/rmt.py``, ``models/decode_heads/segret_head.py``) have execution-only fast
-paths (channels-last depthwise convs without permutes, one fused q/k/v projection, decoder
-algebra folded for inference) that compute the same function with the same parameters. They are
-on by default; ``JSEG_RET_FAST_PATH=0`` or ``fast_path(False)`` selects the direct translation
-(the reference formulation, used by the FLOPs counter and by tests that compare the two).
+``fast_path``/``fast_path_enabled`` are re-exported from their home, ``jseg_ret.fast_path``; the
+FLOPs counter lives in ``jseg_ret.analysis.flops``.
 
 ``CompileCounter`` counts the kernels Jittor JIT-compiles (or loads from its disk cache) while
 the ``with`` block runs. Jittor keeps compiled kernels in an in-memory map keyed by the op's jit
@@ -17,32 +12,15 @@ counts the lines and passes everything else it captured on to the original stder
 library is already in the disk cache (``~/.cache/jittor``) is counted too: it still costs a
 lookup and a ``dlopen`` and means the loop is not shape-stable.
 """
-import contextlib
 import os
 import re
 import sys
 import tempfile
 
-import jseg_ret  # noqa: F401  (prepares Jittor)
+from .. import runtime  # noqa: F401  (prepares Jittor before its import)
 import jittor as jt
 
-_FAST_PATH = [os.environ.get("JSEG_RET_FAST_PATH", "1").strip() not in ("0", "false", "no")]
-
-
-def fast_path_enabled():
-    """Whether the models' execution fast paths are on (default; ``JSEG_RET_FAST_PATH=0``)."""
-    return _FAST_PATH[0]
-
-
-@contextlib.contextmanager
-def fast_path(enabled):
-    """Turn the models' fast paths on or off inside the block (restored afterwards)."""
-    old = _FAST_PATH[0]
-    _FAST_PATH[0] = bool(enabled)
-    try:
-        yield
-    finally:
-        _FAST_PATH[0] = old
+from ..fast_path import fast_path, fast_path_enabled
 
 
 _PREFIX = "jit_compiler.cc=10"

@@ -66,3 +66,14 @@ def test_source_index_is_pytorch_rule():
     # align_corners=True: the corners map onto the corners
     i0, i1, lam = source_index(5, 9, True)
     assert (i0[0], lam[0]) == (0, 0) and (i0[-1], i1[-1]) == (4, 4)
+
+
+def test_channels_last_gradient_equals_nchw():
+    rng = np.random.RandomState(3)
+    x = rng.randn(2, 5, 6, 3).astype(np.float32)
+    g = rng.randn(2, 11, 4, 3).astype(np.float32)
+    xl = jt.array(x)
+    dl = jt.grad((bilinear_resize_nhwc(xl, (11, 4)) * jt.array(g)).sum(), xl).numpy()
+    xc = jt.array(x.transpose(0, 3, 1, 2))
+    dc = jt.grad((resize(xc, size=(11, 4)) * jt.array(g.transpose(0, 3, 1, 2))).sum(), xc)
+    np.testing.assert_allclose(dl, dc.numpy().transpose(0, 2, 3, 1), rtol=0, atol=1e-6)

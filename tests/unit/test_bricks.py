@@ -3,7 +3,9 @@ import pytest
 
 import jseg_ret  # noqa: F401  (prepares Jittor)
 import jittor as jt
-from jseg_ret.bricks import (ConvModule, DropPath, Dropout2d, LayerNorm2d, build_norm_layer)
+from jseg_ret.bricks import (Conv2d, ConvModule, DropPath, Dropout2d, LayerNorm2d,
+                             build_norm_layer)
+from jseg_ret.fast_path import fast_path
 
 
 def test_conv_module_child_names_and_bias():
@@ -67,3 +69,27 @@ def test_drop_path_and_dropout_follow_mode():
         y = layer(x).numpy()
         assert set(np.unique(y)) <= {0.0, 2.0}  # kept paths rescaled by 1/keep
         assert 0 < (y == 0).mean() < 1
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation", [
+    ((3, 3), 1, 1, 1), ((1, 21), 1, (0, 10), 1), ((7, 7), 1, 9, 3), ((3, 3), 2, 1, 1),
+    ((1, 1), 1, 0, 1)], ids=["3x3", "1x21", "7x7-dil3", "3x3-s2", "1x1"])
+def test_channels_last_conv_is_the_nchw_conv(kernel, stride, padding, dilation):
+    """bricks.Conv2d(channels_last=True) — oneDNN NHWC forward/backward-data, the depthwise
+    weight-gradient kernel (ops.dwconv), the 1×1 GEMM — against the NCHW convolution."""
+    rng = np.random.RandomState(0)
+    c = 6
+    conv = Conv2d(c, c, kernel, stride=stride, padding=padding, dilation=dilation, groups=c,
+                  channels_last=True)
+    x = jt.array(rng.randn(2, 13, 17, c).astype(np.float32))
+    g = jt.array(rng.randn(*conv(x).shape).astype(np.float32))
+
+    def run():
+        y = conv(x)
+        return [y.numpy()] + [t.numpy() for t in jt.grad((y * g).sum(), [conv.weight, x])]
+
+    fast = run()
+    with fast_path(False):  # permute -> Jittor's NCHW conv -> permute
+        ref = run()
+    for a, b in zip(fast, ref):
+        assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()

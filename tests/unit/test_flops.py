@@ -10,7 +10,7 @@ import jittor as jt  # noqa: E402
 from jittor import nn  # noqa: E402
 from jseg_ret.bricks import BatchNorm2d  # noqa: E402
 from jseg_ret.models.backbones.rmt import VisionRetention  # noqa: E402
-from jseg_ret.utils.flops import count_flops, matmul_macs  # noqa: E402
+from jseg_ret.analysis.flops import count_flops, matmul_macs  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -72,8 +72,11 @@ def test_retention_macs(impl, decomposed):
     else:                           # B·N·L²·(d+e)
         ret = 1 * 2 * 24 * 24 * 16
     assert r.totals["macs"] == linear + lepe + ret
-    key = "retention" if impl == "fused" else "matmul"
-    assert r.kinds[key] == ret
+    qkv = 3 * (24 * 16 * 16)        # q, k, v: one functional product [W_q; s·W_k; W_v]
+    if impl == "fused":
+        assert r.kinds["retention"] == ret and r.kinds["matmul"] == qkv
+    else:
+        assert r.kinds["matmul"] == ret + qkv
 
 
 def test_segnext_t_matches_published_figure():
@@ -98,3 +101,18 @@ def test_counting_leaves_the_model_untouched():
     assert "execute" not in model.conv.__dict__
     assert jt.matmul is nn.matmul and not hasattr(nn.matmul, "__wrapped__")
     np.testing.assert_array_equal(model(x).numpy(), before)
+
+
+def test_counting_leaves_jittors_api_as_it_found_it():
+    from jseg_ret.ops import bilinear, kernels
+
+    names = [(jt, "matmul"), (nn, "matmul"), (nn, "linear"), (nn, "bmm"), (nn, "interpolate"),
+             (jt.Var, "__mul__"), (jt.Var, "__rmul__"), (jt.Var, "__matmul__"),
+             (kernels, "fused_retention"), (bilinear, "bilinear_resize_nhwc")]
+    before = [getattr(owner, attr) for owner, attr in names]
+    count_flops(Tiny(), (1, 3, 5, 6), forward=lambda m, x: m(x))
+    with pytest.raises(ZeroDivisionError):  # also when the forward fails half-way
+        count_flops(Tiny(), (1, 3, 5, 6), forward=lambda m, x: (m(x), 1 / 0))
+    after = [getattr(owner, attr) for owner, attr in names]
+    assert all(a is b for a, b in zip(after, before)), \
+        [f"{o.__name__}.{a}" for (o, a), x, y in zip(names, before, after) if x is not y]

@@ -111,7 +111,7 @@ def test_residual_branch_is_zero_at_init(segret_t):
         getattr(head, mode)()
         for i, c in enumerate(head.in_channels):
             mlp = getattr(head, f"linear_c{i + 1}")
-            x = jt.randn(2, c, 5, 7) * 3
+            x = jt.randn(2, 5, 7, c) * 3  # the head runs channels-last
             assert np.abs(mlp.zeroLayer(x).numpy()).max() == 0.0
     head.train()
 

@@ -18,7 +18,10 @@
   (``jseg_ret.utils.CompileCounter``: its "Compile op" log lines); a fixed-shape loop must show 0.
 - ``--fp16``: ``jt.flags.auto_mixed_precision_level = 5`` (GPU only; refused on the CPU, where
   Jittor's float16 is emulated).
-- ``--reference``: the direct translation (``jseg_ret.utils.fast_path(False)``), for before/after.
+- inference runs the model fused for inference (``jseg_ret.models.fuse_for_inference``), as
+  ``init_segmentor`` and the evaluator do; training the model itself.
+- ``--reference``: the plain formulation (built and run under ``jseg_ret.fast_path.fast_path(False)``:
+  NCHW layout, Jittor's generic kernels, no fusing), for before/after.
 The machine load (``os.getloadavg``) before and after and the hypervisor's CPU steal during the
 timed loop (``steal_%``, /proc/stat) are recorded: on a shared VM a timing is meaningful only when
 both are low.
@@ -36,6 +39,8 @@ if ROOT not in sys.path:
 import jseg_ret  # noqa: E402  (before jittor)
 import jittor as jt  # noqa: E402
 import numpy as np  # noqa: E402
+from jseg_ret.fast_path import fast_path  # noqa: E402
+from jseg_ret.models import fuse_for_inference  # noqa: E402
 
 from bench.common import (StealMeter, emit_json, machine_info, parse_shape, peak_rss_mb,  # noqa: E402
                           print_table, reset_peak_rss, rss_mb)
@@ -119,7 +124,6 @@ def build(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from jseg_ret.utils import fast_path
 
     if args.fp16:
         if not jt.flags.use_cuda:
@@ -127,7 +131,8 @@ def main(argv=None):
                              "float16 is emulated); no GPU is in use here")
         jt.flags.auto_mixed_precision_level = 5
     load_before = os.getloadavg()
-    cfg, model = build(args)
+    with fast_path(not args.reference):  # the layout is chosen when the model is built
+        cfg, model = build(args)
     h, w = args.shape
     n = args.batch
     rng = np.random.RandomState(0)
@@ -139,10 +144,11 @@ def main(argv=None):
     with fast_path(not args.reference):
         if args.mode in ("infer", "both"):
             model.eval()
+            infer_model = model if args.reference else fuse_for_inference(model)
 
             def infer():
                 with jt.no_grad():
-                    model.encode_decode(img).sync()
+                    infer_model.encode_decode(img).sync()
 
             r = _timed(infer, args.warmup, args.repeats, "inference")
             r["throughput_img_s"] = n / r["median_s"]

@@ -14,8 +14,7 @@ conv3×3 s2 + BN. After each stage, LayerNorm over channels (ε = 1e-5); outputs
 """
 from jittor import nn
 
-from ...bricks import GELU, build_norm_layer
-from ...bricks.channels_last import bn_eval_channels_last, conv_channels_last
+from ...bricks import GELU, Conv2d, build_norm_layer, fold_sequential_conv_bn
 from ...registry import BACKBONES
 from .conv_attention import ConvAttentionNet, MultiScaleConvAttention, resolve_arch
 
@@ -23,22 +22,21 @@ from .conv_attention import ConvAttentionNet, MultiScaleConvAttention, resolve_a
 class StemConv(nn.Module):
     """Two 3×3 stride-2 convs with BN (GELU between): 3 → C/2 → C channels, stride 4."""
 
-    def __init__(self, in_channels, out_channels, norm_cfg):
+    def __init__(self, in_channels, out_channels, norm_cfg, channels_last=False):
         half = out_channels // 2
         self.proj = nn.Sequential(
-            nn.Conv2d(in_channels, half, 3, stride=2, padding=1),
-            build_norm_layer(norm_cfg, half)[1],
+            Conv2d(in_channels, half, 3, stride=2, padding=1, channels_last=channels_last),
+            build_norm_layer(norm_cfg, half, channels_last=channels_last)[1],
             GELU(),
-            nn.Conv2d(half, out_channels, 3, stride=2, padding=1),
-            build_norm_layer(norm_cfg, out_channels)[1])
+            Conv2d(half, out_channels, 3, stride=2, padding=1, channels_last=channels_last),
+            build_norm_layer(norm_cfg, out_channels, channels_last=channels_last)[1])
 
     def execute(self, x):
         return self.proj(x)
 
-    def execute_channels_last(self, x, xformat="abcd"):
-        conv1, bn1, act, conv2, bn2 = self.proj
-        x = act(bn_eval_channels_last(bn1, conv_channels_last(conv1, x, xformat)))
-        return bn_eval_channels_last(bn2, conv_channels_last(conv2, x))
+    def fold_for_inference(self):
+        """Inference: each eval BN folds into the conv before it."""
+        fold_sequential_conv_bn(self.proj)
 
 
 @BACKBONES.register_module()
@@ -61,7 +59,7 @@ class MSCAN(ConvAttentionNet):
     def __init__(self, arch="t", in_chans=3, embed_dims=None, mlp_ratios=None, depths=None,
                  drop_rate=0.0, drop_path_rate=None, num_stages=4,
                  norm_cfg=dict(type="SyncBN", requires_grad=True), out_indices=(0, 1, 2, 3),
-                 pretrained=None, init_cfg=None):
+                 pretrained=None, init_cfg=None, channels_last=None):
         cfg = resolve_arch("MSCAN", arch, self.arch_settings, embed_dims=embed_dims,
                            mlp_ratios=mlp_ratios, depths=depths, drop_path_rate=drop_path_rate)
         if len(cfg["depths"]) != num_stages:
@@ -71,7 +69,8 @@ class MSCAN(ConvAttentionNet):
         self.init_cfg = init_cfg
         super().__init__(StemConv, MultiScaleConvAttention, in_chans=in_chans,
                          drop_rate=drop_rate, norm_cfg=norm_cfg, stage_norm_eps=1e-5,
-                         out_indices=out_indices, name="MSCAN", **cfg)
+                         out_indices=out_indices, name="MSCAN",
+                         channels_last=channels_last, **cfg)
 
 
 __all__ = ["MSCAN", "StemConv"]

@@ -8,40 +8,32 @@ Retention (Manhattan self-attention), per head n with decay λ_n = log(1 − 2^(
   decomposed:  v' = softmax(q_row k_rowᵀ + λ_n |w_i−w_j|) v  (along each row)
                out = softmax(q_col k_colᵀ + λ_n |h_i−h_j|) v'  (along each column)
 
-CPU fast path (``jseg_ret.utils.fast_path_enabled()``, on by default; the same parameters and
-function, only the execution differs — ``fast_path(False)`` runs the direct translation):
-- convolutions on channels-last maps go straight to oneDNN in NHWC layout (``acdb``), with
-  oneDNN's backward primitives for training, instead of permute → NCHW conv → permute;
-- q, k and v come from one Linear whose weight is [W_q; d^-1/2·W_k; W_v] (concatenated at
-  execute time, so the k scaling is folded into it), and are split per head with one transpose;
-- in eval mode the stem and the downsampling convs run channels-last with their BatchNorm
-  applied as the per-channel affine map it is in eval mode;
-- without gradients, each LayerNorm is one CPU kernel (``ops/layer_norm.py``).
+Execution: one ``execute`` per module for training and inference. The bricks choose kernels
+per device (``bricks.Conv2d(channels_last=True)``: oneDNN NHWC convolutions on the CPU, with
+their backward primitives; ``bricks.LayerNorm``: one CPU kernel where no gradient is needed).
+q, k and v come from one product with [W_q; d^-1/2·W_k; W_v]; ``fold_for_inference()`` (inference, see
+``jseg_ret.models.fuse_for_inference``) builds that weight once, and folds the eval-mode
+BatchNorms of the stem and the downsampling convs into the convs.
 """
 import jittor as jt
 import numpy as np
 from jittor import nn
 
-from ...bricks import (GELU, BatchNorm2d, DropPath, build_norm_layer, constant_init,
+from ...bricks import (CHANNELS_LAST_NORMS, GELU, Conv2d, DropPath, LayerNorm, build_norm_layer,
+                       constant_init, fold_bn_after, fold_sequential_conv_bn, is_foldable_bn,
                        trunc_normal_init)
-from ...bricks.channels_last import (bn_eval_channels_last, bn_foldable, channels_last_ok,
-                                     conv_channels_last)
 from ...ops import retention_1d, retention_2d
-from ...ops.layer_norm import layer_norm
 from ...registry import BACKBONES
-from ...utils import fast_path_enabled
 
 
 class DWConv2d(nn.Module):
     """Depthwise conv applied to a channels-last map (B, H, W, C)."""
 
     def __init__(self, dim, kernel_size, padding):
-        self.conv = nn.Conv2d(dim, dim, kernel_size, 1, padding, groups=dim)
+        self.conv = Conv2d(dim, dim, kernel_size, 1, padding, groups=dim, channels_last=True)
 
     def execute(self, x):
-        if channels_last_ok(x):  # oneDNN depthwise conv in NHWC: no permutes
-            return conv_channels_last(self.conv, x)
-        return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.conv(x)
 
 
 class RetNetRelPos2d(nn.Module):
@@ -64,11 +56,15 @@ class VisionRetention(nn.Module):
     """Manhattan self-attention with a depthwise 5×5 local enhancement (lepe) on v."""
 
     def __init__(self, embed_dim, num_heads, value_factor=1, retention_impl="auto"):
+        if value_factor != 1:  # RMT's segmentation backbone: values as wide as keys
+            raise ValueError(f"VisionRetention: value_factor={value_factor} unsupported; RMT "
+                             f"uses 1 (q, k and v split into heads of one width)")
         self.num_heads = num_heads
         self.head_dim = embed_dim * value_factor // num_heads
         self.key_dim = embed_dim // num_heads
         self.scaling = self.key_dim ** -0.5
         self.retention_impl = retention_impl
+        self.qkv = None  # the fused q/k/v Linear, after ``fold_for_inference``
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=True)
         self.k_proj = nn.Linear(embed_dim, embed_dim, bias=True)
         self.v_proj = nn.Linear(embed_dim, embed_dim * value_factor, bias=True)
@@ -76,35 +72,12 @@ class VisionRetention(nn.Module):
         self.out_proj = nn.Linear(embed_dim * value_factor, embed_dim, bias=True)
 
     def execute(self, x, decay, decomposed):
-        if fast_path_enabled() and self.head_dim == self.key_dim:
-            return self._execute_fused_qkv(x, decay, decomposed)
-        b, h, w, _ = x.shape
-        n = self.num_heads
-        q = self.q_proj(x)
-        k = self.k_proj(x) * self.scaling
-        v = self.v_proj(x)
-        lepe = self.lepe(v)
-        q = q.reshape(b, h, w, n, self.key_dim)
-        k = k.reshape(b, h, w, n, self.key_dim)
-        v = v.reshape(b, h, w, n, self.head_dim)
-        if decomposed:
-            out = self._decomposed(q, k, v, decay, b, h, w)
-        else:
-            out = self._whole(q, k, v, decay, b, h, w)
-        return self.out_proj(out + lepe)
-
-    def _execute_fused_qkv(self, x, decay, decomposed):
-        """The same projections as one Linear [W_q; s·W_k; W_v] (s = d^-1/2), then one transpose
-        per retention form to bring q, k, v heads-first."""
         b, h, w, c = x.shape
         n, d = self.num_heads, self.key_dim
-        s = self.scaling
-        weight = jt.concat([self.q_proj.weight, self.k_proj.weight * s, self.v_proj.weight], 0)
-        bias = jt.concat([self.q_proj.bias, self.k_proj.bias * s, self.v_proj.bias], 0)
-        qkv = nn.linear(x, weight, bias)  # (b, h, w, 3c): one 2-D product
+        qkv = self._qkv(x)  # (b, h, w, 3c): q, d^-1/2·k, v from one product
         lepe = self.lepe(qkv[:, :, :, 2 * c:])
         if decomposed:
-            # rows: (3, b·h, n, w, d) in one transpose
+            # rows: q, k, v heads-first in one transpose, (3, b·h, n, w, d)
             t = qkv.reshape(b, h, w, 3, n, d).permute(3, 0, 1, 4, 2, 5).reshape(3, b * h, n, w, d)
             v_rows = retention_1d(t[0], t[1], t[2], decay, impl=self.retention_impl)
             # columns: q, k from qkv (one strided transpose each), values from the row pass
@@ -120,27 +93,29 @@ class VisionRetention(nn.Module):
             out = out.permute(0, 2, 1, 3).reshape(b, h, w, c)
         return self.out_proj(out + lepe)
 
-    def _whole(self, q, k, v, decay, b, h, w):
-        def heads_first(t):  # (b, h, w, n, d) -> (b, n, h·w, d)
-            return t.permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, t.shape[-1])
-        out = retention_2d(heads_first(q), heads_first(k), heads_first(v), decay, (h, w),
-                           impl=self.retention_impl)
-        return out.permute(0, 2, 1, 3).reshape(b, h, w, -1)
+    def _qkv(self, x):
+        """q, d^-1/2·k and v of ``x`` as one Linear [W_q; d^-1/2·W_k; W_v] (built once by
+        ``fold_for_inference``; in training from the current weights)."""
+        if self.qkv is not None:
+            return self.qkv(x)
+        return nn.linear(x, *self._qkv_weight_bias())
 
-    def _decomposed(self, q, k, v, decay, b, h, w):
-        n = self.num_heads
+    def _qkv_weight_bias(self):
+        s = self.scaling
+        weight = jt.concat([self.q_proj.weight, self.k_proj.weight * s, self.v_proj.weight], 0)
+        bias = jt.concat([self.q_proj.bias, self.k_proj.bias * s, self.v_proj.bias], 0)
+        return weight, bias
 
-        def rows(t):  # (b, h, w, n, d) -> (b·h, n, w, d): one sequence per row
-            return t.permute(0, 1, 3, 2, 4).reshape(b * h, n, w, t.shape[-1])
-
-        def cols(t):  # (b, h, w, n, d) -> (b·w, n, h, d): one sequence per column
-            return t.permute(0, 2, 3, 1, 4).reshape(b * w, n, h, t.shape[-1])
-
-        v_rows = retention_1d(rows(q), rows(k), rows(v), decay, impl=self.retention_impl)
-        v_rows = v_rows.reshape(b, h, n, w, self.head_dim).permute(0, 1, 3, 2, 4)
-        out = retention_1d(cols(q), cols(k), cols(v_rows), decay, impl=self.retention_impl)
-        # (b·w, n, h, e) -> (b, h, w, n·e)
-        return out.reshape(b, w, n, h, self.head_dim).permute(0, 3, 1, 2, 4).reshape(b, h, w, -1)
+    def fold_for_inference(self):
+        """Inference: the q/k/v Linear with the key scale, built once."""
+        if self.qkv is not None:
+            return
+        weight, bias = self._qkv_weight_bias()
+        qkv = nn.Linear(weight.shape[1], weight.shape[0])
+        qkv.weight = jt.array(weight.numpy()).stop_grad()
+        qkv.bias = jt.array(bias.numpy()).stop_grad()
+        del self.q_proj, self.k_proj, self.v_proj
+        self.qkv = qkv
 
 
 class FeedForwardNetwork(nn.Module):
@@ -159,10 +134,10 @@ class RetBlock(nn.Module):
     def __init__(self, embed_dim, num_heads, ffn_dim, drop_path=0.0, layerscale=False,
                  layer_init_value=1e-5, retention_impl="auto"):
         self.layerscale = layerscale
-        self.retention_layer_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.retention_layer_norm = LayerNorm(embed_dim, eps=1e-6)
         self.retention = VisionRetention(embed_dim, num_heads, retention_impl=retention_impl)
         self.drop_path = DropPath(drop_path)
-        self.final_layer_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.final_layer_norm = LayerNorm(embed_dim, eps=1e-6)
         self.ffn = FeedForwardNetwork(embed_dim, ffn_dim)
         self.pos = DWConv2d(embed_dim, 3, 1)
         if layerscale:
@@ -171,26 +146,34 @@ class RetBlock(nn.Module):
 
     def execute(self, x, decay, decomposed):
         x = x + self.pos(x)
-        y = self.retention(layer_norm(self.retention_layer_norm, x), decay, decomposed)
+        y = self.retention(self.retention_layer_norm(x), decay, decomposed)
         x = x + self.drop_path(self.gamma_1 * y if self.layerscale else y)
-        y = self.ffn(layer_norm(self.final_layer_norm, x))
+        y = self.ffn(self.final_layer_norm(x))
         return x + self.drop_path(self.gamma_2 * y if self.layerscale else y)
 
 
+def _channels_last_norm(norm_cfg, channels, owner):
+    if norm_cfg.get("type") not in CHANNELS_LAST_NORMS:
+        raise ValueError(f"{owner}: norm_cfg {norm_cfg!r} must be one of "
+                         f"{sorted(CHANNELS_LAST_NORMS)} (RMT's maps are channels-last)")
+    return build_norm_layer(norm_cfg, channels, channels_last=True)[1]
+
+
 class PatchMerging(nn.Module):
-    """Downsampling between stages: conv3×3 stride 2 (``reduction``) + norm."""
+    """Downsampling between stages: conv3×3 stride 2 (``reduction``) + norm, channels-last."""
 
     def __init__(self, dim, out_dim, norm_cfg):
-        self.reduction = nn.Conv2d(dim, out_dim, 3, 2, 1)
-        self.norm = build_norm_layer(norm_cfg, out_dim)[1]
+        self.reduction = Conv2d(dim, out_dim, 3, 2, 1, channels_last=True)
+        self.norm = _channels_last_norm(norm_cfg, out_dim, "PatchMerging")
 
     def execute(self, x):  # (b, h, w, c) -> (b, h/2, w/2, c')
-        if channels_last_ok(x):
-            y = conv_channels_last(self.reduction, x)
-            if bn_foldable(self.norm):
-                return bn_eval_channels_last(self.norm, y)
-            return self.norm(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        return self.norm(self.reduction(x.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+        return self.norm(self.reduction(x))
+
+    def fold_for_inference(self):
+        """Inference: the eval BN folds into the conv."""
+        if is_foldable_bn(self.norm):
+            fold_bn_after(self.reduction, self.norm)
+            self.norm = nn.Identity()
 
 
 class BasicLayer(nn.Module):
@@ -220,30 +203,24 @@ class PatchEmbed(nn.Module):
     def __init__(self, in_chans, embed_dim, norm_cfg):
         half = embed_dim // 2
 
+        def conv(cin, cout, stride):
+            return Conv2d(cin, cout, 3, stride, 1, channels_last=True)
+
         def norm(c):
-            return build_norm_layer(norm_cfg, c)[1]
+            return _channels_last_norm(norm_cfg, c, "PatchEmbed")
 
         self.proj = nn.Sequential(
-            nn.Conv2d(in_chans, half, 3, 2, 1), norm(half), GELU(),
-            nn.Conv2d(half, half, 3, 1, 1), norm(half), GELU(),
-            nn.Conv2d(half, embed_dim, 3, 2, 1), norm(embed_dim), GELU(),
-            nn.Conv2d(embed_dim, embed_dim, 3, 1, 1), norm(embed_dim))
+            conv(in_chans, half, 2), norm(half), GELU(),
+            conv(half, half, 1), norm(half), GELU(),
+            conv(half, embed_dim, 2), norm(embed_dim), GELU(),
+            conv(embed_dim, embed_dim, 1), norm(embed_dim))
 
-    def execute(self, x):
-        norms = [m for m in self.proj if not isinstance(m, (nn.Conv2d, GELU))]
-        if channels_last_ok(x) and all(bn_foldable(m) for m in norms):
-            # eval: channels-last from the first conv on (oneDNN NCHW -> NHWC), BN as affine
-            fmt = "abcd"
-            for m in self.proj:
-                if isinstance(m, nn.Conv2d):
-                    x = conv_channels_last(m, x, fmt)
-                    fmt = "acdb"
-                elif isinstance(m, BatchNorm2d):
-                    x = bn_eval_channels_last(m, x)
-                else:
-                    x = m(x)
-            return x
-        return self.proj(x).permute(0, 2, 3, 1)
+    def execute(self, x):  # NCHW image -> (b, h/4, w/4, c)
+        return self.proj(x.permute(0, 2, 3, 1))
+
+    def fold_for_inference(self):
+        """Inference: each eval BN folds into the conv before it."""
+        fold_sequential_conv_bn(self.proj)
 
 
 @BACKBONES.register_module()

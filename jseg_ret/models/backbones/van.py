@@ -15,9 +15,9 @@ from ...registry import BACKBONES
 from .conv_attention import ConvAttentionNet, LargeKernelAttention, OverlapPatchEmbed, resolve_arch
 
 
-def _stem(in_chans, embed_dim, norm_cfg):
+def _stem(in_chans, embed_dim, norm_cfg, channels_last):
     return OverlapPatchEmbed(patch_size=7, stride=4, in_chans=in_chans, embed_dim=embed_dim,
-                             norm_cfg=norm_cfg)
+                             norm_cfg=norm_cfg, channels_last=channels_last)
 
 
 @BACKBONES.register_module()
@@ -33,14 +33,14 @@ class VAN(ConvAttentionNet):
 
     def __init__(self, arch="b0", in_chans=3, embed_dims=None, mlp_ratios=None, depths=None,
                  drop_rate=0.0, drop_path_rate=0.1, norm_cfg=dict(type="BN", requires_grad=True),
-                 out_indices=(0, 1, 2, 3), pretrained=None, init_cfg=None):
+                 out_indices=(0, 1, 2, 3), pretrained=None, init_cfg=None, channels_last=None):
         cfg = resolve_arch("VAN", arch, self.arch_settings, embed_dims=embed_dims,
                            mlp_ratios=mlp_ratios, depths=depths)
         self.pretrained = pretrained
         self.init_cfg = init_cfg
         super().__init__(_stem, LargeKernelAttention, in_chans=in_chans, drop_rate=drop_rate,
                          drop_path_rate=drop_path_rate, norm_cfg=norm_cfg, stage_norm_eps=1e-6,
-                         out_indices=out_indices, name="VAN", **cfg)
+                         out_indices=out_indices, name="VAN", channels_last=channels_last, **cfg)
 
 
 __all__ = ["VAN"]

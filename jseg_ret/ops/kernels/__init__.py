@@ -14,6 +14,7 @@ import os
 
 import jittor as jt
 
+from ..qkv import check_qkv  # the shape rules every retention entry point shares
 from .function import CUDA_MAX_HEAD_DIM, SOURCES, RetentionFunction
 
 __all__ = ["fused_available", "unavailable_reason", "supports", "fused_retention",
@@ -59,8 +60,6 @@ def supports(q, v):
 
 
 def _check(q, k, v, decay, h, w):
-    from ..retention import check_qkv  # the shape rules every retention entry point shares
-
     check_qkv(q, k, v, decay, "fused_retention")
     if h < 1 or w < 1 or h * w != q.shape[2]:
         raise ValueError(f"fused_retention: grid {h}x{w} does not match L={q.shape[2]}")

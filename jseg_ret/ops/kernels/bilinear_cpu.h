@@ -1,4 +1,4 @@
-// Separable bilinear resize of NCHW planes on the CPU (C++ + OpenMP), forward and backward.
+// Separable bilinear resize of NCHW planes or channels-last maps on the CPU (C++ + OpenMP), forward and backward.
 //
 // Each output pixel (oh, ow) reads rows hi0/hi1 (weights 1-hl, hl) and columns wi0/wi1
 // (weights 1-wl, wl); the taps are precomputed per axis with PyTorch's rule. Forward blends the
@@ -55,30 +55,37 @@ void forward(const T* x, const int* hi0, const int* hi1, const T* hl, const int*
   }
 }
 
-// The transpose of forward for NCHW planes (inner = 1): the gradient with respect to x.
+// The transpose of forward (same planes/inner convention): the gradient with respect to x.
 template <typename T>
 void backward(const T* dy, const int* hi0, const int* hi1, const T* hl, const int* wi0,
-              const int* wi1, const T* wl, T* dx, idx_t planes, int h, int w, int H, int W) {
-  #pragma omp parallel if (planes * H * W > 32768)
+              const int* wi1, const T* wl, T* dx, idx_t planes, int h, int w, int H, int W,
+              int inner) {
+  const idx_t rw = static_cast<idx_t>(w) * inner, RW = static_cast<idx_t>(W) * inner;
+  #pragma omp parallel if (planes * H * RW > 32768)
   {
-    std::vector<T> row(w);
+    std::vector<T> row(rw);
     #pragma omp for schedule(static)
     for (idx_t p = 0; p < planes; ++p) {
-      T* g = dx + p * h * static_cast<idx_t>(w);
-      std::memset(g, 0, sizeof(T) * h * static_cast<idx_t>(w));
+      T* g = dx + p * h * rw;
+      std::memset(g, 0, sizeof(T) * h * rw);
       for (int oh = 0; oh < H; ++oh) {
-        const T* d = dy + (p * H + oh) * static_cast<idx_t>(W);
+        const T* d = dy + (p * H + oh) * RW;
         std::fill(row.begin(), row.end(), T(0));
         for (int ow = 0; ow < W; ++ow) {
-          const T q = wl[ow];
-          row[wi0[ow]] += (T(1) - q) * d[ow];
-          row[wi1[ow]] += q * d[ow];
+          const T q = wl[ow], pq = T(1) - q;
+          T* s0 = row.data() + static_cast<idx_t>(wi0[ow]) * inner;
+          T* s1 = row.data() + static_cast<idx_t>(wi1[ow]) * inner;
+          const T* dd = d + static_cast<idx_t>(ow) * inner;
+          for (int k = 0; k < inner; ++k) {
+            s0[k] += pq * dd[k];
+            s1[k] += q * dd[k];
+          }
         }
         const T b = hl[oh], a = T(1) - b;
-        T* g0 = g + static_cast<idx_t>(hi0[oh]) * w;
-        T* g1 = g + static_cast<idx_t>(hi1[oh]) * w;
-        for (int j = 0; j < w; ++j) g0[j] += a * row[j];
-        for (int j = 0; j < w; ++j) g1[j] += b * row[j];
+        T* g0 = g + static_cast<idx_t>(hi0[oh]) * rw;
+        T* g1 = g + static_cast<idx_t>(hi1[oh]) * rw;
+        for (idx_t j = 0; j < rw; ++j) g0[j] += a * row[j];
+        for (idx_t j = 0; j < rw; ++j) g1[j] += b * row[j];
       }
     }
   }

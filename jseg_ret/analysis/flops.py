@@ -43,11 +43,11 @@ import math
 import os
 import sys
 
-import jseg_ret  # noqa: F401  (prepares Jittor)
 import jittor as jt
 from jittor import nn
 
 from ..bricks import GELU, BatchNorm2d, DropPath, Dropout2d, LayerNorm2d
+from ..ops import bilinear, kernels as retention_kernels
 
 CONVENTIONS = ("macs", "torchprofile", "mmcv")
 _JITTOR_DIR = os.path.dirname(os.path.abspath(jt.__file__))  # Jittor's own op implementations
@@ -371,7 +371,6 @@ def _bilinear_cost(*args, out=None, **kw):
 @contextlib.contextmanager
 def _patched(counter):
     """Wrap module executes and patch functional products for the duration of the count."""
-    from ..ops import bilinear, kernels as retention_kernels
 
     wrapped_modules = []
     for name, m in counter.model.named_modules():
@@ -421,6 +420,12 @@ def _patched(counter):
 def count_params(model):
     """{module name: trainable parameters it owns directly}; counted in train mode (``eval()``
     marks every var stop_grad), the model's mode restored afterwards."""
+    if getattr(type(model), "fused_for_inference", False):  # cannot train: count all it holds
+        owned = {}
+        for name, p in model.named_parameters():
+            owner = name.rsplit(".", 1)[0] if "." in name else ""
+            owned[owner] = owned.get(owner, 0) + _numel(p.shape)
+        return owned
     was_training = model.is_training()
     model.train()
     try:
@@ -436,15 +441,14 @@ def count_params(model):
             model.eval()
 
 
-def count_flops(model, input_shape=(1, 3, 512, 512), forward=None, reference=True):
+def count_flops(model, input_shape=(1, 3, 512, 512), forward=None):
     """Count ``model``'s MACs for one forward on an input of ``input_shape`` (eval mode, no
     gradients, nothing executed). ``forward(model, x)`` defaults to ``model.encode_decode(x)``
     where it exists (logits resized to the input, as mmseg's ``forward_dummy``), else
-    ``model(x)``. ``reference``: count the model as formulated (the direct translation; default)
-    rather than what the execution fast paths run (``jseg_ret.utils.fast_path``), which may
-    reorder the algebra into fewer operations. Returns a :class:`FlopReport`."""
-    from . import fast_path, fast_path_enabled
-
+    ``model(x)``. The model's one ``execute`` is counted — the formulation of the published
+    code; a model fused for inference (``jseg_ret.models.fuse_for_inference``) counts what its
+    folded algebra computes. Jittor's API is restored afterwards. Returns a
+    :class:`FlopReport`."""
     params = count_params(model)
     module_types = {name: type(m).__name__ for name, m in model.named_modules()}
     was_training = model.is_training()
@@ -454,7 +458,7 @@ def count_flops(model, input_shape=(1, 3, 512, 512), forward=None, reference=Tru
         forward = (lambda mdl, x: mdl.encode_decode(x)) if hasattr(model, "encode_decode") \
             else (lambda mdl, x: mdl(x))
     try:
-        with jt.no_grad(), _patched(counter), fast_path(fast_path_enabled() and not reference):
+        with jt.no_grad(), _patched(counter):
             x = jt.zeros(tuple(input_shape), "float32")
             out = forward(model, x)
             del out, x  # never synced: the lazy graph is dropped without running
