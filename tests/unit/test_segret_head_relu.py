@@ -1,11 +1,11 @@
 """SegFormerHeadWithRes: decoder_params.use_relu (published key; default True, False drops the
-ReLU after each stage's projection), in the direct forward and the folded inference fast path."""
+ReLU after each stage's projection), in the forward and in the model ``fuse_for_inference`` folds."""
 import numpy as np
 import pytest
 
 from jseg_ret.models.decode_heads.segret_head import SegFormerHeadWithRes  # first: prepares Jittor
 import jittor as jt  # noqa: E402
-from jseg_ret.utils import fast_path  # noqa: E402
+from jseg_ret.models import fuse_for_inference  # noqa: E402
 
 IN_CHANNELS = [8, 16, 24, 32]
 
@@ -39,7 +39,7 @@ def test_use_relu_defaults_to_true_when_the_config_leaves_it_out():
 
 def test_without_relu_the_stage_output_is_the_plain_sum():
     with_relu, without = make_head(), make_head(use_relu=False)
-    x = features()[0]
+    x = features()[0].transpose(0, 2, 3, 1)  # the stage MLPs run channels-last
     without.eval()
     with_relu.eval()
     plain = without.linear_c1(x).numpy()
@@ -48,15 +48,14 @@ def test_without_relu_the_stage_output_is_the_plain_sum():
 
 
 @pytest.mark.parametrize("use_relu", [True, False])
-def test_fast_path_agrees_with_direct_path(use_relu):
+def test_fused_head_agrees_with_the_head(use_relu):
     head = make_head(use_relu=use_relu)
     head.eval()
     feats = features()
     with jt.no_grad():
-        fast = head(feats).numpy()
-        with fast_path(False):
-            direct = head(feats).numpy()
-    np.testing.assert_allclose(fast, direct, rtol=1e-4, atol=1e-5)
+        direct = head(feats).numpy()
+        fused = fuse_for_inference(head)(feats).numpy()
+    np.testing.assert_allclose(fused, direct, rtol=1e-4, atol=1e-5)
 
 
 def test_use_relu_changes_the_logits():

@@ -113,6 +113,7 @@ class SegFormerHeadWithRes(BaseDecodeHead):
         # The published head reads decoder_params['use_relu'] unconditionally (a config without
         # it fails there with a KeyError); its ReLU is the paper's design, so absent means True.
         use_relu = bool(decoder_params.get("use_relu", True))
+        self.use_relu = use_relu
         norm_cfg = self.norm_cfg or dict(type="BN")
         if norm_cfg.get("type") not in CHANNELS_LAST_NORMS:
             raise ValueError(f"SegFormerHeadWithRes: norm_cfg {norm_cfg!r} must be one of "
