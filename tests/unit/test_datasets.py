@@ -257,8 +257,15 @@ def test_skip_mode_returns_next_good_sample_and_counts(tmp_path, caplog):
     ds = make_custom(tmp_path, n=5, on_bad_sample="skip")
     (tmp_path / "img" / "s1.jpg").write_bytes(b"garbage")
     (tmp_path / "ann" / "s2.png").unlink()
-    with caplog.at_level(logging.WARNING, logger="jseg_ret.datasets.custom"):
-        item = ds[1]
+    # the package logger stops propagation once a runner has set it up (an earlier test may
+    # have): listen on it directly
+    package_logger = logging.getLogger("jseg_ret")
+    package_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="jseg_ret.datasets.custom"):
+            item = ds[1]
+    finally:
+        package_logger.removeHandler(caplog.handler)
     assert item["img_metas"]["sample_idx"] == 3  # s1 and s2 skipped
     assert ds.num_skipped == 2
     assert "s1.jpg" in caplog.text and "s2.png" in caplog.text
