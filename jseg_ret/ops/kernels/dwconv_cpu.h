@@ -63,7 +63,8 @@ void data_grad(const T* dy, const T* w, T* dx, int N, int H, int W, int C, int O
   const int taps = KH * KW;
   std::vector<T> wt(static_cast<idx_t>(taps) * C);  // (taps, C): contiguous over channels
   for (int c = 0; c < C; ++c)
-    for (int t = 0; t < taps; ++t) wt[static_cast<idx_t>(t) * C + c] = w[static_cast<idx_t>(c) * taps + t];
+    for (int t = 0; t < taps; ++t)
+      wt[static_cast<idx_t>(t) * C + c] = w[static_cast<idx_t>(c) * taps + t];
   #pragma omp parallel for schedule(static)
   for (idx_t r = 0; r < static_cast<idx_t>(N) * H; ++r) {
     const idx_t n = r / H;
@@ -99,7 +100,8 @@ void forward(const T* x, const T* w, T* y, int N, int H, int W, int C, int OH, i
   const int taps = KH * KW;
   std::vector<T> wt(static_cast<idx_t>(taps) * C);
   for (int c = 0; c < C; ++c)
-    for (int t = 0; t < taps; ++t) wt[static_cast<idx_t>(t) * C + c] = w[static_cast<idx_t>(c) * taps + t];
+    for (int t = 0; t < taps; ++t)
+      wt[static_cast<idx_t>(t) * C + c] = w[static_cast<idx_t>(c) * taps + t];
   #pragma omp parallel for schedule(static)
   for (idx_t r = 0; r < static_cast<idx_t>(N) * OH; ++r) {
     const idx_t n = r / OH;
