@@ -4,12 +4,14 @@ On the CPU Jittor runs ``nn.Conv2d`` through oneDNN with NCHW in and out, reorde
 weights and output to oneDNN's blocked layout and back at every call. On a channels-last map
 oneDNN's NHWC kernels run directly (depthwise and strided convs 1.5–2× faster than NCHW on the
 2-core machine, design/PERFORMANCE.md). ``MklConv`` calls them, with oneDNN's backward-data and
-backward-weights primitives for training.
+backward-weights primitives for training. Depthwise convs on NHWC maps take their weight
+gradient, and where it is faster (measured per shape class, ``direct_depthwise_*``) their forward
+and data gradient, from the direct loops of ``ops.dwconv``.
 """
 import jittor as jt
 
 from ..fast_path import fast_path_enabled
-from .dwconv import depthwise_weight_grad_nhwc
+from .dwconv import depthwise_conv_nhwc, depthwise_data_grad_nhwc, depthwise_weight_grad_nhwc
 
 
 def mkl_ops():
@@ -28,6 +30,20 @@ def pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
+def direct_depthwise_forward(x_shape, taps):
+    """Whether the direct NHWC depthwise loop (``ops.dwconv``) beats oneDNN's forward: small
+    kernels (≤ 9 taps) on wide, large maps (C ≥ 256, ≥ 64² pixels), e.g. MSCAN's FFN 3×3 at
+    stride 4: 5 vs 15 ms at 2×128²×256 on the 2-core CPU; oneDNN wins on narrow maps."""
+    n, h, w, c = x_shape
+    return taps <= 9 and c >= 256 and n * h * w >= 4096
+
+
+def direct_depthwise_data_grad(x_shape, taps):
+    """Whether the direct loop beats oneDNN's depthwise backward-data: ≤ 9 taps and C ≥ 64
+    (5 vs 28 ms at 2×128²×256, 1.2 vs 1.7 ms at 2×128²×64; oneDNN wins on 5×5 and on C = 32)."""
+    return taps <= 9 and x_shape[3] >= 64
+
+
 class MklConv(jt.Function):
     """``conv``'s convolution (its stride, padding, dilation, groups) on ``x`` laid out as
     ``xformat`` (``abcd`` = NCHW, ``acdb`` = NHWC; weight OIHW), output as ``yformat``."""
@@ -43,14 +59,25 @@ class MklConv(jt.Function):
 
     def execute(self, x, weight):
         self.saved = (x, weight)
+        if self.depthwise_nhwc and direct_depthwise_forward(x.shape, self.taps(weight)):
+            a = self.args
+            return depthwise_conv_nhwc(x, weight, a[0:2], a[2:4], a[4:6])
         return mkl_ops().mkl_conv(x, weight, *self.args, self.xformat, "oihw", self.yformat)
+
+    @staticmethod
+    def taps(weight):
+        return weight.shape[2] * weight.shape[3]
 
     def grad(self, dy):
         x, weight = self.saved
         mkl = mkl_ops()
         h, w = (x.shape[1], x.shape[2]) if self.xformat == "acdb" else (x.shape[2], x.shape[3])
-        dx = mkl.mkl_conv_backward_x(weight, dy, h, w, *self.args, self.xformat, "oihw",
-                                     self.yformat)
+        if self.depthwise_nhwc and direct_depthwise_data_grad(x.shape, self.taps(weight)):
+            a = self.args
+            dx = depthwise_data_grad_nhwc(dy, weight, x.shape, a[0:2], a[2:4], a[4:6])
+        else:
+            dx = mkl.mkl_conv_backward_x(weight, dy, h, w, *self.args, self.xformat, "oihw",
+                                         self.yformat)
         if self.depthwise_nhwc:
             a = self.args
             dw = depthwise_weight_grad_nhwc(x, dy, weight.shape[2:], a[0:2], a[2:4], a[4:6])

@@ -6,6 +6,7 @@ import jittor as jt
 from jseg_ret.bricks import (Conv2d, ConvModule, DropPath, Dropout2d, LayerNorm2d,
                              build_norm_layer)
 from jseg_ret.fast_path import fast_path
+from jseg_ret.ops.mkl_conv import direct_depthwise_data_grad, direct_depthwise_forward
 
 
 def test_conv_module_child_names_and_bias():
@@ -90,6 +91,30 @@ def test_channels_last_conv_is_the_nchw_conv(kernel, stride, padding, dilation):
 
     fast = run()
     with fast_path(False):  # permute -> Jittor's NCHW conv -> permute
+        ref = run()
+    for a, b in zip(fast, ref):
+        assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 1, 1), (1, 2, 2)],
+                         ids=["3x3", "3x3-s2", "3x3-dil2"])
+def test_wide_depthwise_conv_direct_loops_are_the_nchw_conv(stride, padding, dilation):
+    """Wide depthwise 3×3 convs (MSCAN's FFN) take the direct forward and data-gradient loops of
+    ops.dwconv instead of oneDNN's: the same values and gradients as the NCHW convolution."""
+    rng = np.random.RandomState(0)
+    c, shape = 256, (2, 48, 48, 256)
+    assert direct_depthwise_forward(shape, 9) and direct_depthwise_data_grad(shape, 9)
+    conv = Conv2d(c, c, 3, stride=stride, padding=padding, dilation=dilation, groups=c,
+                  channels_last=True)
+    x = jt.array(rng.randn(*shape).astype(np.float32))
+    g = jt.array(rng.randn(*conv(x).shape).astype(np.float32))
+
+    def run():
+        y = conv(x)
+        return [y.numpy()] + [t.numpy() for t in jt.grad((y * g).sum(), [conv.weight, x])]
+
+    fast = run()
+    with fast_path(False):
         ref = run()
     for a, b in zip(fast, ref):
         assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()

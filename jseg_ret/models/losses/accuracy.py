@@ -1,8 +1,10 @@
 """Pixel accuracy (top-1, percent) over non-ignored pixels."""
 import jittor as jt
 
+from ...ops.argmax import channel_argmax
+
 
 def accuracy(pred, label, ignore_index=255):
     valid = (label != ignore_index)
-    correct = ((pred.argmax(dim=1)[0] == label) & valid).float32().sum()
+    correct = ((channel_argmax(pred) == label) & valid).float32().sum()
     return correct * 100.0 / valid.float32().sum().maximum(1.0)

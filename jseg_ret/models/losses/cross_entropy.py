@@ -2,6 +2,7 @@
 import jittor as jt
 from jittor import nn
 
+from ...ops import cross_entropy as ce_kernel
 from ...registry import LOSSES
 
 
@@ -17,16 +18,25 @@ def cross_entropy(pred, label, class_weight=None, ignore_index=255, avg_non_igno
                          f"{tuple(label.shape)} must be (N, C, H, W) and (N, H, W)")
     label = label.int32()
     valid = (label != ignore_index)
+    if ce_kernel.applies(pred):  # the CPU kernel: one pass each way over blocks of pixels
+        weight = (jt.array(class_weight).float32() if class_weight is not None
+                  else jt.ones((pred.shape[1],), "float32"))
+        nll = ce_kernel.pixel_nll(pred, label, weight, ignore_index)
+    else:
+        nll = _pixel_nll_formula(pred, label, valid, class_weight)
+    if avg_non_ignore:
+        return nll.sum() / valid.float32().sum().maximum(1.0)
+    return nll.mean()
+
+
+def _pixel_nll_formula(pred, label, valid, class_weight):
     safe = jt.where(valid, label, jt.zeros_like(label))
     logp = pred - pred.max(dim=1, keepdims=True)
     logp = logp - jt.log(jt.exp(logp).sum(dim=1, keepdims=True))
     nll = -logp.gather(1, safe.unsqueeze(1)).squeeze(1)
     if class_weight is not None:
         nll = nll * jt.array(class_weight).float32()[safe]
-    nll = nll * valid.float32()
-    if avg_non_ignore:
-        return nll.sum() / valid.float32().sum().maximum(1.0)
-    return nll.mean()
+    return nll * valid.float32()
 
 
 @LOSSES.register_module()
