@@ -18,7 +18,8 @@ import numpy as np
 
 # A rank other than 0 waits this long before reporting its error: when every rank fails the
 # same way (a bad config, an unreadable checkpoint), rank 0's abort ends the job first and the
-# message is shown once. mpirun ends the job about 1 s after a rank's exit (measured, OpenMPI 4.1).
+# message is shown once. mpirun ends the job soon after a rank's exit, well within this grace
+# (measured: docs/performance.md#multi-process-jobs).
 ABORT_GRACE_S = 3.0
 
 

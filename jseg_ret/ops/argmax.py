@@ -1,8 +1,8 @@
 """Index of the largest value along the channel axis (axis 1), one CPU kernel.
 
 Jittor's ``argmax(dim=1)`` on NCHW logits is ``arg_reduce`` walking each pixel's channels at a
-stride of H·W: 366 ms of a 2.15 s SegNeXt-T training step on the 2-core CPU (the training
-accuracy on 2×150×512² logits). ``channel_argmax`` sweeps the channels over blocks of pixels
+stride of H·W, the largest single item of a CPU training step (the training accuracy on 150
+logit channels; docs/performance.md). ``channel_argmax`` sweeps the channels over blocks of pixels
 instead (``kernels/argmax_cpu.h``); elsewhere (CUDA, fast paths off) it is ``argmax``.
 """
 import functools

@@ -1,11 +1,11 @@
 """Bilinear resize on the CPU as one separable C++ kernel (forward and backward).
 
 Jittor's generic ``nn.interpolate`` builds the result from index arithmetic and four gathers per
-output element; resizing SegRet-T's 150-class logits from 128² to 512² took 337 ms of a 0.8 s
-inference on the 2-core CI machine. This kernel blends two source rows per output row and
-samples along W (also for channels-last maps, where each tap moves a pixel's C contiguous
-values): the same function (PyTorch's taps, computed in the tensor's dtype as PyTorch's
-CPU kernel does), ~10× less time, and a backward pass (its transpose) for training.
+output element, which made the final resize of the logits a large share of a CPU inference.
+This kernel blends two source rows per output row and samples along W (also for channels-last
+maps, where each tap moves a pixel's C contiguous values): the same function (PyTorch's taps,
+computed in the tensor's dtype as PyTorch's CPU kernel does), in a fraction of the time
+(docs/performance.md), and a backward pass (its transpose) for training.
 """
 import functools
 import os

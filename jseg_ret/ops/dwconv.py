@@ -1,13 +1,12 @@
 """A depthwise convolution on channels-last maps as direct CPU loops: weight gradient, forward,
 data gradient.
 
-oneDNN's depthwise backward-weights primitive took about half of a SegNeXt-T training step on
-the 2-core CPU machine (Jittor profiler: 4.1 of 8.4 s at 2×256²); ``depthwise_weight_grad_nhwc``
-computes the same sums with a direct loop over the contiguous channels (``kernels/dwconv_cpu.h``).
-``ops.mkl_conv.MklConv`` uses it for depthwise convolutions on NHWC maps. The forward and the
-data gradient (same loop structure, gathered per output / input row) are faster than oneDNN's on
-wide maps with small kernels (MSCAN's FFN 3×3 at 2×128²×256: forward 5 vs 15 ms, data gradient
-5 vs 28 ms); ``MklConv`` picks them there.
+oneDNN's depthwise backward-weights primitive was the largest item of a channels-last CPU
+training step; ``depthwise_weight_grad_nhwc`` computes the same sums with a direct loop over the
+contiguous channels (``kernels/dwconv_cpu.h``). ``ops.mkl_conv.MklConv`` uses it for depthwise
+convolutions on NHWC maps. The forward and the data gradient (same loop structure, gathered per
+output / input row) are faster than oneDNN's on wide maps with small kernels (e.g. MSCAN's FFN
+3×3); ``MklConv`` picks them there. Measurements: docs/performance.md.
 """
 import functools
 import os

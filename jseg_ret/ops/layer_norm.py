@@ -1,9 +1,10 @@
 """LayerNorm over the last axis: one CPU kernel where no gradient is needed, else the formula.
 
-Jittor's ``nn.LayerNorm`` runs as several reduce and element-wise kernels; on SegRet-T's 28
-channels-last LayerNorms that was ~40 ms of a 0.45 s CPU inference. ``layer_norm_last`` gives the
-same function (two-pass variance) in one pass over each row. It has no gradient:
-``layer_norm_last`` uses it only where nothing needs one (``applies``) and the formula otherwise.
+Jittor's ``nn.LayerNorm`` runs as several reduce and element-wise kernels, a visible cost for
+SegRet-T's 28 channels-last LayerNorms in CPU inference (docs/performance.md).
+``layer_norm_last`` gives the same function (two-pass variance) in one pass over each row. It has
+no gradient: ``layer_norm_last`` uses it only where nothing needs one (``applies``) and the
+formula otherwise.
 """
 import functools
 import os

@@ -1,9 +1,9 @@
 """Batched matrix product that reaches oneDNN on the CPU.
 
 On the CPU Jittor lowers ``nn.bmm`` / ``jt.matmul`` of 3-D tensors to a broadcast-multiply-reduce
-kernel, while 2-D products go to oneDNN's GEMM (design/PERFORMANCE.md): NMF2D's products took
-83 ms of SegNeXt-T's 0.44 s inference that way. ``bmm`` runs one 2-D product per batch entry
-instead (same result, gradients through ``jt.matmul``); on CUDA it is ``nn.bmm`` (cuBLAS).
+kernel, while 2-D products go to oneDNN's GEMM, many times faster (NMF2D's products in SegNeXt;
+docs/performance.md). ``bmm`` runs one 2-D product per batch entry instead (same result,
+gradients through ``jt.matmul``); on CUDA it is ``nn.bmm`` (cuBLAS).
 """
 import jittor as jt
 from jittor import nn

@@ -2,11 +2,11 @@
 
 On the CPU Jittor runs ``nn.Conv2d`` through oneDNN with NCHW in and out, reordering input,
 weights and output to oneDNN's blocked layout and back at every call. On a channels-last map
-oneDNN's NHWC kernels run directly (depthwise and strided convs 1.5–2× faster than NCHW on the
-2-core machine, design/PERFORMANCE.md). ``MklConv`` calls them, with oneDNN's backward-data and
-backward-weights primitives for training. Depthwise convs on NHWC maps take their weight
-gradient, and where it is faster (measured per shape class, ``direct_depthwise_*``) their forward
-and data gradient, from the direct loops of ``ops.dwconv``.
+oneDNN's NHWC kernels run directly (depthwise and strided convs are faster than in NCHW;
+docs/performance.md#cpu-kernels-what-each-replaced). ``MklConv`` calls them, with oneDNN's
+backward-data and backward-weights primitives for training. Depthwise convs on NHWC maps take
+their weight gradient, and where it is faster (measured per shape class, ``direct_depthwise_*``)
+their forward and data gradient, from the direct loops of ``ops.dwconv``.
 """
 import jittor as jt
 
@@ -33,14 +33,14 @@ def pair(v):
 def direct_depthwise_forward(x_shape, taps):
     """Whether the direct NHWC depthwise loop (``ops.dwconv``) beats oneDNN's forward: small
     kernels (≤ 9 taps) on wide, large maps (C ≥ 256, ≥ 64² pixels), e.g. MSCAN's FFN 3×3 at
-    stride 4: 5 vs 15 ms at 2×128²×256 on the 2-core CPU; oneDNN wins on narrow maps."""
+    stride 4; oneDNN wins on narrow maps (measurements: docs/performance.md)."""
     n, h, w, c = x_shape
     return taps <= 9 and c >= 256 and n * h * w >= 4096
 
 
 def direct_depthwise_data_grad(x_shape, taps):
     """Whether the direct loop beats oneDNN's depthwise backward-data: ≤ 9 taps and C ≥ 64
-    (5 vs 28 ms at 2×128²×256, 1.2 vs 1.7 ms at 2×128²×64; oneDNN wins on 5×5 and on C = 32)."""
+    (oneDNN wins on 5×5 and on C = 32; measurements: docs/performance.md)."""
     return taps <= 9 and x_shape[3] >= 64
 
 

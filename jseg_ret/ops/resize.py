@@ -17,7 +17,7 @@ def resize(x, size=None, scale_factor=None, mode="bilinear", align_corners=False
         return x
     if mode == "nearest":
         return nn.interpolate(x, size=size, mode="nearest")
-    if bilinear.applies(x, mode):  # Jittor's generic interpolate is ~10x slower on the CPU
+    if bilinear.applies(x, mode):  # Jittor's generic interpolate is much slower on the CPU
         return bilinear.bilinear_resize(x, size, align_corners)
     return nn.interpolate(x, size=size, mode=mode, align_corners=align_corners)
 

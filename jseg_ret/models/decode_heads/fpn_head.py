@@ -8,8 +8,8 @@ reaches stride 4 (``scale_heads.i``: ConvModules at even indices, upsamplings be
     S = Σ_i scale_head_i(P_i)            (summed at stride 4)
     logits = conv_seg(dropout(S))
 
-``ContrastFPNHead`` adds FRM's training-only branch (MODELS.md §3): a projection head on S gives
-pixel embeddings for the supervised pixel-contrastive loss, so ``forward_train`` returns
+``ContrastFPNHead`` adds FRM's training-only branch (docs/models.md#frm): a projection head on S
+gives pixel embeddings for the supervised pixel-contrastive loss, so ``forward_train`` returns
 ``loss_ce``, ``loss_contrast`` (already weighted by λ) and ``acc_seg``. Inference never runs it.
 """
 import numpy as np

@@ -1,4 +1,4 @@
-"""LightHamHead: SegNeXt's decoder, a light Hamburger on stride-8 features (MODELS.md §2).
+"""LightHamHead: SegNeXt's decoder, a light Hamburger on stride-8 features (docs/models.md#segnext).
 
 Geng et al., "Is Attention Better Than Matrix Decomposition?" (ICLR 2021), as SegNeXt uses it:
 

@@ -1,4 +1,4 @@
-"""SegFormerHeadWithRes: SegRet's zero-initialized residual decoder (MODELS.md §1).
+"""SegFormerHeadWithRes: SegRet's zero-initialized residual decoder (docs/models.md#segret).
 
 For each backbone stage i: out_i = ReLU(proj(x_i) + zero(x_i)), where ``proj`` is a per-pixel
 Linear C_i→E and ``zeroLayer`` a 1×1 conv (weight and bias zero at init) + BN — so at

@@ -1,4 +1,5 @@
-"""Supervised pixel-contrastive loss and its projection head (FRM's auxiliary loss, MODELS.md §3).
+"""Supervised pixel-contrastive loss and its projection head (FRM's auxiliary loss,
+docs/models.md#frm).
 
 Wang et al., "Exploring Cross-Image Pixel Contrast for Semantic Segmentation" (ICCV 2021), as the
 FRM paper adds it to cross-entropy:  L = L_CE + λ · L_contrast.

@@ -1,6 +1,6 @@
 """FRM: the Feature Refinement Module (Wang et al., "A feature refinement module for light-weight
-semantic segmentation network", ICIP; MODELS.md §3). The paper gives no code; each choice it
-leaves open is an argument here.
+semantic segmentation network", ICIP; docs/models.md#frm). The paper gives no code; each choice
+it leaves open is an argument here.
 
 Given backbone features F1..F4 (strides 4, 8, 16, 32, channels C1..C4):
 

@@ -1,10 +1,10 @@
 // Index of the largest value along axis 1 of an (N, C, P) array (P = pixels), CPU (C++ + OpenMP).
 //
 // Jittor's arg_reduce over the channel axis of NCHW logits walks each pixel's C values at stride
-// P, one pixel at a time: 366 ms of a 2.15 s SegNeXt-T training step (2×150×512², for the
-// training accuracy). Here each thread takes a block of pixels and sweeps the channels over it,
-// keeping a running maximum and index per pixel: contiguous loads, vectorizable. The first
-// largest index wins, as in arg_reduce.
+// P, one pixel at a time (slow for the training accuracy; see docs/performance.md). Here each
+// thread takes a block of pixels and sweeps the channels over it, keeping a running maximum and
+// index per pixel: contiguous loads, vectorizable. The first largest index wins, as in
+// arg_reduce.
 // No at-sign characters in this file: Jittor's code-op preprocessor reserves them.
 #ifndef JSEG_ARGMAX_CPU_H
 #define JSEG_ARGMAX_CPU_H

@@ -2,9 +2,10 @@
 //
 // dW[c, 0, i, j] = sum over n, oh, ow of x[n, oh*sh - ph + i*dh, ow*sw - pw + j*dw, c]
 //                                       * dy[n, oh, ow, c]
-// oneDNN's depthwise backward-weights primitive took about half of a SegNeXt-T training step on
-// the 2-core CPU machine; this is a direct loop, vectorized over the contiguous channels, rows
-// of dy split over threads, each with its own (taps x C) accumulator, summed at the end.
+// oneDNN's depthwise backward-weights primitive was the largest item of a channels-last CPU
+// training step (docs/performance.md); this is a direct loop, vectorized over the contiguous
+// channels, rows of dy split over threads, each with its own (taps x C) accumulator, summed at
+// the end.
 // No at-sign characters in this file: Jittor's code-op preprocessor reserves them.
 #ifndef JSEG_DWCONV_CPU_H
 #define JSEG_DWCONV_CPU_H
