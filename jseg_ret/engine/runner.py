@@ -16,6 +16,11 @@ weights-only file is refused as a resume point (it would restart at iteration 0)
 A new run refuses a work dir that holds checkpoints (``iter_N.pkl``, ``best_*.pkl``) unless it
 resumes or ``overwrite=True``; it records what it writes in ``checkpoints.json`` and deletes only
 those files when pruning (``max_keep_ckpts``).
+
+The training loop is mmcv's: per iteration the runner fetches the batch, calls the hooks'
+``before_train_iter``, runs the forward (``runner.outputs``: loss, log_vars) and calls
+``after_train_iter``; the hooks (engine/hooks/, in priority order) set the lr, step the
+optimizer, save checkpoints, time, validate and log. ``custom_hooks`` adds the user's.
 """
 import math
 import os
@@ -36,9 +41,10 @@ from .checkpoint import (NonFiniteCheckpoint, RunCheckpoints, checkpoint_files, 
 from .dist import (abort_job_on_error, broadcast_parameters, get_rank, get_world_size,
                    is_main_process, sync_replicas)
 from .evaluator import evaluate_dataset
+from .hooks import (CheckpointHook, EvalHook, IterTimerHook, LoggerHook, LrUpdaterHook,
+                    OptimizerHook, build_custom_hooks, get_priority)
 from .logger import TrainLogger, get_logger
-from .logger_hooks import build_logger_hooks
-from .lr_scheduler import build_lr_schedule
+from .logger_hooks import TextLoggerHook, build_logger_hooks
 from .optimizer import build_optimizer
 
 # Config sections that do not change what training computes: not compared on resume.
@@ -178,6 +184,18 @@ class Runner:
         self.rank, self.world_size = get_rank(), get_world_size()
         self.run = None        # RunCheckpoints of the current training run
         self.last_good = None  # its newest checkpoint (finite by construction)
+        # training state the hooks read and set (mmcv's names)
+        self.hooks = []        # in the order they run (priority)
+        self.iter = 0          # during an iteration's hooks: its 0-based index
+        self.max_iters = None
+        self.optimizer = None
+        self.iter_start = None  # time.time() when the iteration's batch fetch began
+        self.data_batch = None  # (img, gt) of the iteration
+        self.outputs = {}      # of run_iter: loss, log_vars (floats once OptimizerHook stepped)
+        self.timing = {}       # IterTimerHook's data_time, time
+        self.best = {}         # EvalHook's best score: metric, value, iter
+        self.meta = {}         # saved in each checkpoint: classes, palette, run_id
+        self.train_logger = None  # TrainLogger: train.log, log.jsonl, bar; feeds logger hooks
 
     # ------------------------------------------------------------------ helpers
     def _config_dict(self):
@@ -235,29 +253,27 @@ class Runner:
         ``config_dump``: write the config there (YAML) once the work dir is known to be ours.
         """
         cfg = self.cfg
-        max_iters = _positive_int("runner.max_iters", cfg.runner["max_iters"])
+        self.max_iters = max_iters = _positive_int("runner.max_iters", cfg.runner["max_iters"])
         ckpt_interval, keep, val_interval, log_interval = run_intervals(cfg, max_iters)
         train_set = SeededSamples(build_dataset(cfg.data.train), self.seed)
         check_num_classes(self.model, train_set.dataset, "train")
         val_set = build_dataset(cfg.data.val) if val_interval else None
         if val_set is not None:
             check_num_classes(self.model, val_set, "val")
-        optimizer = build_optimizer(self.model, cfg.optimizer)
-        schedule = build_lr_schedule(cfg.lr_config, max_iters)
-        opt_cfg = cfg.get("optimizer_config") or {}
-        grad_clip = opt_cfg.get("grad_clip")
+        self.optimizer = build_optimizer(self.model, cfg.optimizer)
+        self.register_training_hooks(cfg, ckpt_interval, keep, val_set, val_interval)
         self._setup_mixed_precision(cfg.get("fp16"))
         if is_main_process():
             for path in remove_stale_temporaries(self.work_dir):
                 self.logger.info(f"removed {path}, left by an interrupted checkpoint save")
 
-        ckpt, resumed_from = self._resume(resume, optimizer) if resume else (None, None)
+        ckpt, resumed_from = self._resume(resume, self.optimizer) if resume else (None, None)
         if ckpt is not None:
-            start_iter, best = int(ckpt["iter"]), ckpt.get("best", {})
+            start_iter, self.best = int(ckpt["iter"]), ckpt.get("best", {})
             run_id = (ckpt.get("meta") or {}).get("run_id")
             self.run = RunCheckpoints.resumed(self.work_dir, run_id, start_iter, resumed_from)
         else:
-            start_iter, best = 0, {}
+            start_iter, self.best = 0, {}
             self._claim_work_dir(overwrite)
             self.run = RunCheckpoints(self.work_dir)
             if cfg.get("load_from"):
@@ -267,46 +283,82 @@ class Runner:
             write_output("the config", config_dump, lambda: cfg.dump(config_dump))
         broadcast_parameters(self.model)
 
-        meta = dict(self._meta(train_set), run_id=self.run.run_id)
-        tlog = TrainLogger(self.work_dir, start_iter, max_iters, log_interval,
-                           show_bar=self.show_progress,
-                           hooks=build_logger_hooks(cfg.get("log_config"), self.work_dir))
-        self._tlog = tlog  # _validate logs its metrics through it
+        self.meta = dict(self._meta(train_set), run_id=self.run.run_id)
+        self.train_logger = TrainLogger(
+            self.work_dir, start_iter, max_iters, log_interval, show_bar=self.show_progress,
+            hooks=[h for h in self.hooks if isinstance(h, LoggerHook)])
         self.last_good = resumed_from  # a checkpoint of this run, known finite
         self.model.train()
         batches = self._batches(train_set, start_iter)
+        self.iter = start_iter
         try:
-            for it in range(start_iter, max_iters):
-                t0 = time.time()
-                batch = next(batches)
-                img, gt = self._batch_arrays(batch)
-                t_data = time.time() - t0
-                lr = schedule.apply(optimizer, it)
-                jt.set_seed(_seed_for(self.seed, it, self.rank))  # dropout/drop-path RNG
-                loss, log_vars = self.model.train_step(img, gt)
-                loss_value = float(loss.item())
-                if not math.isfinite(loss_value):
-                    where = self.last_good or "none saved yet"
-                    raise TrainingDiverged(
-                        f"loss is {loss_value} at iteration {it + 1}; training stopped. "
-                        f"Last good checkpoint: {where}")
-                if grad_clip:
-                    optimizer.backward(loss)
-                    optimizer.clip_grad_norm(**grad_clip)
-                    optimizer.step()
-                else:
-                    optimizer.step(loss)
-                logged = {k: float(v.item()) for k, v in log_vars.items()}
-                tlog.log(it + 1, lr, logged, time.time() - t0, t_data)
-                done = it + 1
-                if done % ckpt_interval == 0 or done == max_iters:
-                    self._save(done, optimizer, schedule, meta, best, keep)
-                if val_set is not None and (done % val_interval == 0 or done == max_iters):
-                    best = self._validate(val_set, done, optimizer, schedule, meta, best,
-                                          cfg.evaluation)
+            self.call_hook("before_run")
+            for self.iter in range(start_iter, max_iters):
+                self.iter_start = time.time()
+                self.data_batch = self._batch_arrays(next(batches))
+                self.call_hook("before_train_iter")
+                self.outputs = self.run_iter(*self.data_batch)
+                self.call_hook("after_train_iter")
+            self.iter = max_iters
+            self.call_hook("after_run")
         finally:
-            tlog.close()
-        return {"iter": max_iters, "best": best, "last_checkpoint": self.last_good}
+            self.train_logger.close()
+        return {"iter": max_iters, "best": self.best, "last_checkpoint": self.last_good}
+
+    def run_iter(self, img, gt):
+        """The forward of iteration ``self.iter``: ``{'loss', 'log_vars'}`` (Jittor Vars), the
+        loss checked finite. The optimizer step is OptimizerHook's."""
+        jt.set_seed(_seed_for(self.seed, self.iter, self.rank))  # dropout/drop-path RNG
+        loss, log_vars = self.model.train_step(img, gt)
+        loss_value = float(loss.item())
+        if not math.isfinite(loss_value):
+            where = self.last_good or "none saved yet"
+            raise TrainingDiverged(
+                f"loss is {loss_value} at iteration {self.iter + 1}; training stopped. "
+                f"Last good checkpoint: {where}")
+        return {"loss": loss, "log_vars": log_vars}
+
+    # ------------------------------------------------------------------ hooks
+    def register_hook(self, hook, priority=None):
+        """Insert ``hook`` after the hooks of equal or higher priority (mmcv's order);
+        ``priority`` defaults to the hook class's own."""
+        priority = get_priority(hook.priority if priority is None else priority)
+        hook.priority = priority
+        at = next((i for i in range(len(self.hooks), 0, -1)
+                   if priority >= self.hooks[i - 1].priority), 0)
+        self.hooks.insert(at, hook)
+
+    def call_hook(self, event):
+        for hook in self.hooks:
+            getattr(hook, event)(self)
+
+    def register_training_hooks(self, cfg, ckpt_interval, keep, val_set, val_interval):
+        """The hooks of the config: lr_config, optimizer_config, checkpoint_config, the timer,
+        log_config.hooks (TextLoggerHook always), evaluation, custom_hooks."""
+        self.hooks = []
+        self.register_hook(LrUpdaterHook(cfg.lr_config, self.max_iters))
+        self.register_hook(OptimizerHook((cfg.get("optimizer_config") or {}).get("grad_clip")))
+        self.register_hook(CheckpointHook(ckpt_interval, keep))
+        self.register_hook(IterTimerHook())
+        loggers = build_logger_hooks(cfg.get("log_config"), self.work_dir)
+        if not any(isinstance(h, TextLoggerHook) for h in loggers):
+            loggers.insert(0, TextLoggerHook())  # the built-in train.log / log.jsonl, always on
+        for hook in loggers:
+            self.register_hook(hook)
+        if val_set is not None:
+            val_cfg = {k: v for k, v in cfg.evaluation.items() if k != "interval"}
+            self.register_hook(EvalHook(val_set, val_interval, **val_cfg))
+        for hook, priority in build_custom_hooks(cfg.get("custom_hooks")):
+            self.register_hook(hook, priority)
+
+    def current_lr(self):
+        """The first optimizer group's learning rate."""
+        return self.optimizer.param_groups[0]["lr"]
+
+    @property
+    def lr_schedule(self):
+        """The LrUpdaterHook's schedule (saved in checkpoints)."""
+        return next(h.schedule for h in self.hooks if isinstance(h, LrUpdaterHook))
 
     def _claim_work_dir(self, overwrite):
         """A new run: refuse a work dir holding another run's checkpoints unless ``overwrite``."""
@@ -382,52 +434,26 @@ class Runner:
                                 "with; the current values are used, so this run is not an "
                                 f"exact continuation:\n{shown}{more}")
 
-    def _write_checkpoint(self, path, done, optimizer, schedule, meta, best):
-        """Save on the main process. A NaN/inf state is never written nor named last good: the
-        main process's save refuses it, and the other ranks check the same (identical) state so
-        that every rank stops together."""
+    def write_checkpoint(self, path, meta=None):
+        """Save the state after iteration ``self.iter`` (with ``self.best``) on the main process.
+        A NaN/inf state is never written nor named last good: the main process's save refuses
+        it, and the other ranks check the same (identical) state so that every rank stops
+        together."""
+        done = self.iter + 1
         # every rank computes its pending updates now: were only rank 0 to read them (to save),
         # Jittor would fuse them differently there and the replicas would drift apart
         sync_replicas()
         try:
             if is_main_process():
-                save_checkpoint(path, self.model, optimizer, done, meta, self._config_dict(),
-                                schedule, extra={"best": best})
+                save_checkpoint(path, self.model, self.optimizer, done, meta or self.meta,
+                                self._config_dict(), self.lr_schedule, extra={"best": self.best})
             else:
-                ensure_finite(self.model, optimizer, path)
+                ensure_finite(self.model, self.optimizer, path)
         except NonFiniteCheckpoint as e:
             raise TrainingDiverged(
                 f"weights or optimizer state not finite after iteration {done}; training "
                 f"stopped. {e}. Last good checkpoint: {self.last_good or 'none saved yet'}"
             ) from e
-
-    def _save(self, done, optimizer, schedule, meta, best, keep):
-        path = os.path.join(self.work_dir, f"iter_{done}.pkl")
-        self._write_checkpoint(path, done, optimizer, schedule, meta, best)
-        if is_main_process():
-            self.run.add(done, path)
-            self.run.prune(keep)  # only this run's own checkpoints
-            self.logger.info(f"saved checkpoint {path}")
-        self.last_good = path
-        return path
-
-    def _validate(self, val_set, done, optimizer, schedule, meta, best, val_cfg):
-        summary = evaluate_dataset(self.model, val_set, show_progress=self.show_progress,
-                                   logger=self.logger, work_dir=self.work_dir,
-                                   confusion_matrix=bool(val_cfg.get("confusion_matrix")))
-        self._tlog.log_val(done, summary)
-        metric = val_cfg.get("save_best")
-        if metric and metric in summary:
-            value = float(summary[metric])
-            if not best or value > best.get("value", -math.inf):
-                best = {"metric": metric, "value": value, "iter": done}
-                path = os.path.join(self.work_dir, f"best_{metric}.pkl")
-                self._write_checkpoint(path, done, optimizer, schedule, dict(meta, best=best),
-                                       best)
-                if is_main_process():
-                    self.logger.info(f"new best {metric} {value:.2f} at iteration {done}: {path}")
-        self.model.train()
-        return best
 
     def _setup_mixed_precision(self, fp16_cfg):
         if not fp16_cfg:
