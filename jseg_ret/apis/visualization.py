@@ -1,8 +1,8 @@
 """Colour masks and overlays of predictions with a dataset palette."""
-import os
-
 import numpy as np
 from PIL import Image
+
+from ..utils.fileio import atomic_path
 
 
 def default_palette(num_classes, seed=42):
@@ -34,7 +34,5 @@ def overlay(image, pred, palette, opacity=0.5):
 
 
 def save_png(array, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    Image.fromarray(array).save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, "the image", suffix=".png", makedirs=True) as tmp:
+        Image.fromarray(array).save(tmp)

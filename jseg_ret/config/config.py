@@ -18,6 +18,8 @@ import types
 
 import yaml
 
+from ..utils.fileio import write_text
+
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
 NEW_KEY_PREFIX = "+"
@@ -333,15 +335,11 @@ class Config:
     def dump(self, path):
         """Write the merged config as YAML (or as a python file if ``path`` ends in .py); either
         loads back with ``fromfile`` to an equal config, tuples included."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if path.endswith(".py"):
             text = "".join(f"{k} = {v!r}\n" for k, v in _plain_keep_tuples(self._cfg).items())
         else:
             text = self.pretty_text
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_text(path, text, "the config", makedirs=True)
 
 
 def _unknown_key(node, key, path, dotted):

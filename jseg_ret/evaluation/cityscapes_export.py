@@ -5,13 +5,13 @@ e.g. ``frankfurt/frankfurt_000000_000294_leftImg8bit.png`` ->
 ``<out_dir>/frankfurt_000000_000294_leftImg8bit.png``; cityscapesScripts'
 evalPixelLevelSemanticLabeling finds it by the ``<city>_<seq>_<frame>`` prefix.
 """
-import os
 import os.path as osp
 
 import numpy as np
 from PIL import Image
 
 from ..datasets.label_maps import cityscapes_id_palette, cityscapes_trainid_to_id_lut
+from ..utils.fileio import atomic_path
 
 _TRAINID_TO_ID = cityscapes_trainid_to_id_lut()
 _ID_PALETTE = cityscapes_id_palette()
@@ -34,9 +34,9 @@ def cityscapes_export(pred_trainids, out_path, to_label_id=True):
     """Save one (H, W) prediction as a palette PNG of labelIds (or trainIds); returns the path."""
     pred = trainid_to_labelid(pred_trainids) if to_label_id else np.asarray(pred_trainids,
                                                                             dtype=np.uint8)
-    os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     pred = np.ascontiguousarray(pred)
     img = Image.frombytes("P", (pred.shape[1], pred.shape[0]), pred.tobytes())  # indices = ids
     img.putpalette(_ID_PALETTE)
-    img.save(out_path)
+    with atomic_path(out_path, "the prediction", suffix=".png", makedirs=True) as tmp:
+        img.save(tmp)
     return out_path
