@@ -14,7 +14,7 @@ import math
 import os
 import sys
 
-from jseg_ret.analysis.plotting import figure_parser, missing_matplotlib, plt, save_figure
+from jseg_ret.analysis.plotting import figure_parser, plt, require_matplotlib, save_figure
 
 FIG_WIDTH_IN, FIG_HEIGHT_PER_KEY_IN = 8.0, 3.0
 
@@ -101,8 +101,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if missing_matplotlib("analyze_logs.py"):
-        print(missing_matplotlib("analyze_logs.py"), file=sys.stderr)
+    if not require_matplotlib("analyze_logs.py"):
         return 2
     legend = args.legend or args.logs
     if len(legend) != len(args.logs):

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from jseg_ret.analysis.plotting import figure_parser, missing_matplotlib, plt, save_figure
+from jseg_ret.analysis.plotting import figure_parser, plt, require_matplotlib, save_figure
 
 ANNOTATE_MAX_CLASSES = 30  # cell values are written up to this many classes
 
@@ -83,8 +83,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if missing_matplotlib("confusion_matrix.py"):
-        print(missing_matplotlib("confusion_matrix.py"), file=sys.stderr)
+    if not require_matplotlib("confusion_matrix.py"):
         return 2
     try:
         counts, names = load_confusion(args.results)

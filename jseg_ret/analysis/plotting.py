@@ -1,13 +1,14 @@
 """What the plotting tools share (tools/analyze_logs.py, tools/confusion_matrix.py).
 
 matplotlib is optional (the ``[vis]`` extra): ``plt`` is None without it and
-``missing_matplotlib`` gives the tool's one-line error. Figures are written atomically at exactly
+``require_matplotlib`` prints the tool's one-line error. Figures are written atomically at exactly
 figsize x dpi; the common options (--out, --dpi, --title) come from ``figure_parser``.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from ..utils.fileio import PathLike, atomic_path
@@ -22,11 +23,18 @@ except ImportError:
 VIS_EXTRA = 'the optional [vis] extra (pip install -e ".[vis]", or pip install matplotlib)'
 
 
-def missing_matplotlib(tool: str) -> str | None:
-    """The error line for ``tool`` when matplotlib is not installed, else None."""
-    if plt is not None:
-        return None
-    return f"error: {tool} needs matplotlib, which is in {VIS_EXTRA}"
+def require_matplotlib(tool: str) -> bool:
+    """True when matplotlib is installed; else prints ``tool``'s error line to stderr.
+
+    Args:
+        tool: The tool's file name, for the message ("analyze_logs.py").
+
+    Returns:
+        Whether the tool can draw.
+    """
+    if plt is None:
+        print(f"error: {tool} needs matplotlib, which is in {VIS_EXTRA}", file=sys.stderr)
+    return plt is not None
 
 
 def figure_parser(doc: str, out_default: str) -> argparse.ArgumentParser:
@@ -66,4 +74,4 @@ def save_figure(fig: Any, out: PathLike, dpi: int) -> None:
         plt.close(fig)
 
 
-__all__ = ["VIS_EXTRA", "figure_parser", "missing_matplotlib", "plt", "save_figure"]
+__all__ = ["VIS_EXTRA", "figure_parser", "require_matplotlib", "plt", "save_figure"]

@@ -24,18 +24,7 @@ class ConfusionAccumulator(ClassAccumulator):
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
 
     def update(self, pred: Any, gt: Any) -> ConfusionAccumulator:
-        """Add one image's pixels.
-
-        Args:
-            pred: Predicted class ids (H, W), numpy or Jittor.
-            gt: Label class ids, the same shape.
-
-        Returns:
-            ``self``.
-
-        Raises:
-            ValueError: ``pred`` and ``gt`` differ in shape.
-        """
+        """Add one image's pixels; arguments, result and errors as ``IoUAccumulator.update``."""
         pred, gt = flat_pair(pred, gt, self.reduce_zero_label)
         c = self.num_classes
         keep = (gt != self.ignore_index) & (gt >= 0) & (gt < c) & (pred >= 0) & (pred < c)
