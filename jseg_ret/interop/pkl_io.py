@@ -5,11 +5,14 @@
 whitelisting unpickler as ``.pth`` files (plus ``jittor_core.Var``, read back as its numpy array)
 after checking the checksum. Writing uses ``jt.save`` through ``utils.fileio.atomic_path``.
 """
+from __future__ import annotations
+
 import hashlib
 import io
 import os
+from typing import Any
 
-from ..utils.fileio import atomic_path
+from ..utils.fileio import PathLike, atomic_path
 from .errors import CheckpointError
 from .inert import materialize
 from .safe_pickle import SafeUnpickler, standin_leaf
@@ -26,7 +29,7 @@ _JITTOR_GLOBALS = {("jittor", "jittor_core.Var"): _var_as_numpy,
                    ("jittor_core", "Var"): _var_as_numpy}
 
 
-def is_jittor_pkl(path):
+def is_jittor_pkl(path: PathLike) -> bool:
     """True when the file ends with ``jt.save``'s trailer."""
     try:
         with open(path, "rb") as f:
@@ -39,8 +42,18 @@ def is_jittor_pkl(path):
         return False
 
 
-def load_pkl(path):
-    """Read a ``jt.save`` file safely; Jittor Vars come back as numpy arrays."""
+def load_pkl(path: PathLike) -> Any:
+    """Read a ``jt.save`` file safely (whitelisting unpickler, checksum checked).
+
+    Args:
+        path: The ``.pkl`` file.
+
+    Returns:
+        The saved object; Jittor Vars come back as numpy arrays.
+
+    Raises:
+        CheckpointError: A missing, unreadable, corrupt or unsafe file (naming it).
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file (expected a Jittor .pkl checkpoint)")
@@ -69,7 +82,7 @@ def load_pkl(path):
         raise CheckpointError(f"{path}: {e}") from None
 
 
-def save_pkl(obj, path):
+def save_pkl(obj: Any, path: PathLike) -> str:
     """``jt.save(obj, path)`` atomically (``utils.fileio.atomic_path``).
 
     Args:
