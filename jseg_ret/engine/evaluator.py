@@ -52,7 +52,9 @@ def predict_item(model, item):
 
 
 def save_prediction_png(pred, path, palette=None):
-    """Class ids as a palettized PNG: exact ids for tools, dataset colours for people."""
+    """Class ids as a palettized PNG, written atomically: exact ids for tools, dataset colours
+    for people. A failed write raises ``OutputWriteError`` and leaves an existing file as it
+    was."""
     pred = np.asarray(pred)
     if pred.max(initial=0) > 255:
         raise ValueError(f"{path}: class id {pred.max()} does not fit an 8-bit PNG")

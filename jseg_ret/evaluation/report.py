@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..utils.fileio import PathLike, write_json
 
@@ -24,8 +24,19 @@ def _table(header, rows):
     return "\n".join([line, fmt_row(header), line] + [fmt_row(r) for r in rows] + [line])
 
 
-def format_table(summary, class_names=None):
-    """A per-class table (IoU, Acc, ...) and a summary table (aAcc, mIoU, mAcc, ...), in percent."""
+def format_table(summary: Mapping[str, Any], class_names: Sequence[str] | None = None) -> str:
+    """A per-class table (IoU, Acc, ...) and a summary table (aAcc, mIoU, mAcc, ...), in percent.
+
+    Args:
+        summary: What ``IoUAccumulator.summary`` returns.
+        class_names: One name per class; ``summary["class_names"]`` or the indices when None.
+
+    Returns:
+        The two tables as text.
+
+    Raises:
+        ValueError: The number of names differs from the number of classes.
+    """
     cols = [k for k in _PER_CLASS_ORDER if k in summary]
     n = len(summary[cols[0]]) if cols else 0
     names = class_names or summary.get("class_names") or [str(i) for i in range(n)]
