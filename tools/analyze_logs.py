@@ -9,20 +9,13 @@ data_time) and validation records (``"mode": "val"``, iter, mIoU, mAcc, aAcc). O
 key, one curve per log; the figure is 8 x 3 inches per key at ``--dpi``. Prints, per log, the
 best mIoU and its iteration and the average iteration time. Needs matplotlib (the [vis] extra).
 """
-import argparse
 import json
 import math
 import os
 import sys
 
-try:  # optional: pip install "jseg_ret[vis]"
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    plt = None
+from jseg_ret.analysis.plotting import figure_parser, plt, require_matplotlib, save_figure
 
-VIS_EXTRA = 'the optional [vis] extra (pip install -e ".[vis]", or pip install matplotlib)'
 FIG_WIDTH_IN, FIG_HEIGHT_PER_KEY_IN = 8.0, 3.0
 
 
@@ -94,30 +87,21 @@ def plot(logs, keys, legend, out, dpi, title=None):
     axes[-1, 0].set_xlabel("iteration")
     if title:
         axes[0, 0].set_title(title)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=dpi)  # no bbox_inches="tight": the size is exactly figsize x dpi
-    plt.close(fig)
+    save_figure(fig, out, dpi)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = figure_parser(__doc__, out_default="curves.png")
     p.add_argument("logs", nargs="+", help="log.jsonl files")
     p.add_argument("--keys", nargs="+", default=["loss", "lr", "mIoU"],
                    help="record fields to plot (default: loss lr mIoU)")
     p.add_argument("--legend", nargs="+", help="one name per log (default: the log paths)")
-    p.add_argument("--out", default="curves.png", help="PNG to write")
-    p.add_argument("--dpi", type=int, default=100)
-    p.add_argument("--title")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if plt is None:
-        print(f"error: analyze_logs.py needs matplotlib, which is in {VIS_EXTRA}",
-              file=sys.stderr)
+    if not require_matplotlib("analyze_logs.py"):
         return 2
     legend = args.legend or args.logs
     if len(legend) != len(args.logs):

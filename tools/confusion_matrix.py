@@ -10,21 +10,13 @@ pixels (``--counts``: raw counts); classes absent from the labels are grey rows.
 ``--figsize`` inches (default 0.5 x classes + 2.5 a side, at least 5) at ``--dpi``.
 Needs matplotlib (the [vis] extra).
 """
-import argparse
 import json
-import os
 import sys
 
 import numpy as np
 
-try:  # optional: pip install "jseg_ret[vis]"
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    plt = None
+from jseg_ret.analysis.plotting import figure_parser, plt, require_matplotlib, save_figure
 
-VIS_EXTRA = 'the optional [vis] extra (pip install -e ".[vis]", or pip install matplotlib)'
 ANNOTATE_MAX_CLASSES = 30  # cell values are written up to this many classes
 
 
@@ -77,30 +69,21 @@ def draw(counts, names, out, normalize=True, figsize=None, dpi=100, title=None, 
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:.1f}" if normalize else f"{int(v)}", ha="center",
                             va="center", fontsize=7, color="white" if v < top / 2 else "black")
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=dpi)  # no bbox_inches="tight": the size is exactly figsize x dpi
-    plt.close(fig)
+    save_figure(fig, out, dpi)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = figure_parser(__doc__, out_default="confusion_matrix.png")
     p.add_argument("results", help="eval_results.json holding confusion_matrix")
-    p.add_argument("--out", default="confusion_matrix.png", help="PNG to write")
     p.add_argument("--counts", action="store_true", help="raw pixel counts, not row percent")
     p.add_argument("--figsize", nargs=2, type=float, metavar=("W", "H"), help="inches")
-    p.add_argument("--dpi", type=int, default=100)
-    p.add_argument("--title")
     p.add_argument("--cmap", default="viridis", help="a matplotlib colour map")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if plt is None:
-        print(f"error: confusion_matrix.py needs matplotlib, which is in {VIS_EXTRA}",
-              file=sys.stderr)
+    if not require_matplotlib("confusion_matrix.py"):
         return 2
     try:
         counts, names = load_confusion(args.results)

@@ -88,7 +88,7 @@ def segment_one(model, path, targets, palette, opacity):
         try:
             save_png(array, out_path)
         except OSError as e:
-            raise WriteError(f"cannot write {out_path}: {e}") from e
+            raise WriteError(str(e)) from e  # an OutputWriteError: names the path
 
 
 class WriteError(Exception):

@@ -23,7 +23,6 @@ Exit status: 0 all pass, 1 some tensor exceeds its tolerance, 2 bad inputs (one 
 line; --debug shows the traceback).
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -42,6 +41,7 @@ from jseg_ret.interop import CheckpointError, load_checkpoint_into  # noqa: E402
 from jseg_ret.interop import train_compare, train_inputs, train_parity  # noqa: E402
 from jseg_ret.ops import resize  # noqa: E402
 from jseg_ret.registry import OPTIMIZERS  # noqa: E402
+from jseg_ret.utils import fileio  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 OUTPUT_NAMES = ["backbone_out0", "backbone_out1", "backbone_out2", "backbone_out3",
@@ -321,15 +321,10 @@ def train_main(args):
 
 
 def write_json(path, payload):
-    tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise BadInput(f"--json {path}: cannot write ({e.strerror or e})") from e
+        fileio.write_json(path, payload, "the parity report")
+    except fileio.OutputWriteError as e:
+        raise BadInput(f"--json {e}") from e
 
 
 def main(argv=None):

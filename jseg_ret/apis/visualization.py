@@ -1,18 +1,38 @@
 """Colour masks and overlays of predictions with a dataset palette."""
-import os
+from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ..utils.fileio import PathLike, atomic_path
 
-def default_palette(num_classes, seed=42):
-    """A fixed random palette when the dataset has none."""
+
+def default_palette(num_classes: int, seed: int = 42) -> np.ndarray:
+    """A fixed random palette for a dataset that has none.
+
+    Args:
+        num_classes: The number of colours.
+        seed: The random seed (the same seed gives the same colours).
+
+    Returns:
+        A (num_classes, 3) uint8 array.
+    """
     rng = np.random.RandomState(seed)
     return rng.randint(0, 256, size=(num_classes, 3)).astype(np.uint8)
 
 
-def colorize(pred, palette):
-    """(H, W) class ids -> (H, W, 3) uint8 colours; ids outside the palette are black."""
+def colorize(pred: Any, palette: Any) -> np.ndarray:
+    """Colour a class map.
+
+    Args:
+        pred: Class ids (H, W).
+        palette: One RGB colour per class, (C, 3).
+
+    Returns:
+        The (H, W, 3) uint8 image; ids outside the palette are black.
+    """
     palette = np.asarray(palette, np.uint8)
     pred = np.asarray(pred)
     out = np.zeros(pred.shape + (3,), np.uint8)
@@ -21,8 +41,21 @@ def colorize(pred, palette):
     return out
 
 
-def overlay(image, pred, palette, opacity=0.5):
-    """Blend the colour mask over an RGB uint8 image."""
+def overlay(image: Any, pred: Any, palette: Any, opacity: float = 0.5) -> np.ndarray:
+    """Blend the colour mask of ``pred`` over an RGB image.
+
+    Args:
+        image: The RGB uint8 image (H, W, 3).
+        pred: Its class map (H, W).
+        palette: One RGB colour per class, (C, 3).
+        opacity: The mask's weight, in [0, 1].
+
+    Returns:
+        The blended (H, W, 3) uint8 image.
+
+    Raises:
+        ValueError: ``opacity`` outside [0, 1], or image and prediction sizes differ.
+    """
     if not 0.0 <= opacity <= 1.0:
         raise ValueError(f"opacity {opacity} must be in [0, 1]")
     image = np.asarray(image)
@@ -33,8 +66,11 @@ def overlay(image, pred, palette, opacity=0.5):
     return mixed.round().clip(0, 255).astype(np.uint8)
 
 
-def save_png(array, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    Image.fromarray(array).save(tmp)
-    os.replace(tmp, path)
+def save_png(array: np.ndarray, path: PathLike) -> None:
+    """Write an (H, W, 3) or (H, W) uint8 array as a PNG atomically, making its folder.
+
+    Raises:
+        OutputWriteError: The file could not be written; an existing one is unchanged.
+    """
+    with atomic_path(path, "the image", suffix=".png", makedirs=True) as tmp:
+        Image.fromarray(array).save(tmp)

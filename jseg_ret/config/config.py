@@ -9,14 +9,19 @@
 - ``Config.dump('x.yaml')`` writes YAML that ``Config.fromfile`` reads back equal: tuples are
   written with a ``!tuple`` tag (mmseg transforms tell ``(w, h)`` scales from lists of scales).
 """
+from __future__ import annotations
+
 import ast
 import copy
 import difflib
 import os
 import re
 import types
+from typing import Any, ItemsView, Iterator, KeysView, Mapping, Sequence
 
 import yaml
+
+from ..utils.fileio import PathLike, write_text
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -64,7 +69,8 @@ class ConfigDict(dict):
     def __deepcopy__(self, memo):
         return ConfigDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dicts and lists (tuples become lists)."""
         return _plain(self)
 
 
@@ -97,8 +103,19 @@ def _plain_keep_tuples(obj):
     return obj
 
 
-def merge_dicts(base, child, where=""):
-    """Recursively merge ``child`` into a copy of ``base``; ``_delete_=True`` replaces."""
+def merge_dicts(base: Mapping[str, Any], child: Mapping[str, Any], where: str = ""
+                ) -> dict[str, Any]:
+    """Recursively merge ``child`` into a copy of ``base``.
+
+    Args:
+        base: The inherited config.
+        child: The keys laid over it; a dict holding ``_delete_=True`` replaces instead of
+            merging.
+        where: The dotted prefix of ``base`` (for nested calls).
+
+    Returns:
+        The merged copy (``base`` and ``child`` are unchanged).
+    """
     out = copy.deepcopy(base)
     for key, value in child.items():
         if isinstance(value, dict) and value.get(DELETE_KEY, False):
@@ -197,10 +214,19 @@ def _parse_value(text, item):
                           f"literal ({type(e).__name__}: {e}); quote text, balance brackets")
 
 
-def parse_cfg_options(options):
-    """['a.b=1', 'c=x'] -> {'a.b': 1, 'c': 'x'}; a malformed item raises ConfigError.
+def parse_cfg_options(options: Sequence[str] | None) -> dict[str, Any]:
+    """Parse ``--cfg-options`` items: ``['a.b=1', 'c=x']`` -> ``{'a.b': 1, 'c': 'x'}``.
 
-    A ``+`` before the key (``+a.b=1``) is kept: it lets ``merge_from_dict`` add a new key."""
+    Args:
+        options: ``key=value`` strings; values are read as Python/YAML literals. A ``+`` before
+            the key (``+a.b=1``) is kept: it lets ``merge_from_dict`` add a new key.
+
+    Returns:
+        ``{dotted key: typed value}`` for ``Config.merge_from_dict``.
+
+    Raises:
+        ConfigError: An item that is not ``key=value`` or has an empty key part.
+    """
     out = {}
     for item in options or []:
         if "=" not in item:
@@ -216,18 +242,41 @@ def parse_cfg_options(options):
 
 
 class Config:
-    """A loaded config: attribute access to its keys, plus where it came from."""
+    """A loaded config: attribute access to its keys, plus where it came from.
 
-    def __init__(self, cfg_dict=None, filename=None):
+    Args:
+        cfg_dict: The keys (nested dicts become ``ConfigDict``).
+        filename: The file it was read from, if any.
+    """
+
+    def __init__(self, cfg_dict: Mapping[str, Any] | None = None,
+                 filename: str | None = None) -> None:
         object.__setattr__(self, "_cfg", _wrap(dict(cfg_dict or {})))
         object.__setattr__(self, "filename", filename)
 
     @classmethod
-    def fromfile(cls, path):
+    def fromfile(cls, path: PathLike) -> Config:
+        """Read a ``.py`` or ``.yaml`` config, its ``_base_`` files merged first.
+
+        Args:
+            path: The config file.
+
+        Returns:
+            The config, ``filename`` set to the absolute path.
+
+        Raises:
+            ConfigError: A missing, unreadable or malformed file (or base file); the message
+                names it.
+        """
         return cls(_load_file(path), filename=os.path.abspath(path))
 
     @classmethod
-    def fromstring(cls, text, suffix=".py"):
+    def fromstring(cls, text: str, suffix: str = ".py") -> Config:
+        """A config from source text, read as a file ending in ``suffix`` (".py" or ".yaml").
+
+        Raises:
+            ConfigError: Malformed text.
+        """
         import tempfile
         with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as f:
             f.write(text)
@@ -252,37 +301,49 @@ class Config:
     def __contains__(self, key):
         return key in self._cfg
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._cfg)
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of a top-level key, else ``default``."""
         return self._cfg.get(key, default)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._cfg.keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Any]:
         return self._cfg.items()
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain dicts and lists (tuples become lists)."""
         return _plain(self._cfg)
 
-    def copy(self):
+    def copy(self) -> Config:
+        """A deep copy (same ``filename``)."""
         return Config(copy.deepcopy(self.to_dict()), self.filename)
 
     def __repr__(self):
         return f"Config(filename={self.filename!r}):\n{self.pretty_text}"
 
     @property
-    def pretty_text(self):
+    def pretty_text(self) -> str:
+        """The config as YAML (tuples tagged ``!tuple``), as ``dump`` writes it."""
         return yaml.dump(_plain_keep_tuples(self._cfg), Dumper=_ConfigDumper, sort_keys=False,
                          default_flow_style=None)
 
-    def merge_from_dict(self, options):
+    def merge_from_dict(self, options: Mapping[str, Any]) -> None:
         """Apply ``{'a.b.c': value}`` overrides; integer parts index into lists.
 
-        Every key must exist unless written ``'+a.b.c'``; a missing one is a ConfigError naming
-        the closest existing keys. All overrides are checked before any is applied."""
+        All overrides are checked before any is applied.
+
+        Args:
+            options: ``{dotted key: value}`` (as ``parse_cfg_options`` gives). Every key must
+                exist unless written ``'+a.b.c'``.
+
+        Raises:
+            ConfigError: A missing key (naming the closest existing keys), a bad list index, or
+                a value whose type does not fit the key's.
+        """
         staged = copy.deepcopy(self._cfg)
         for dotted, value in options.items():
             create = dotted.startswith(NEW_KEY_PREFIX)
@@ -330,18 +391,22 @@ class Config:
                               f"{len(node)}")
         return idx
 
-    def dump(self, path):
-        """Write the merged config as YAML (or as a python file if ``path`` ends in .py); either
-        loads back with ``fromfile`` to an equal config, tuples included."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    def dump(self, path: PathLike) -> None:
+        """Write the merged config atomically, making its folder.
+
+        Args:
+            path: A ``.py`` file gets Python assignments, any other name YAML; either loads back
+                with ``fromfile`` to an equal config, tuples included.
+
+        Raises:
+            OutputWriteError: The file could not be written; an existing one is unchanged.
+        """
+        path = os.fspath(path)
         if path.endswith(".py"):
             text = "".join(f"{k} = {v!r}\n" for k, v in _plain_keep_tuples(self._cfg).items())
         else:
             text = self.pretty_text
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_text(path, text, "the config", makedirs=True)
 
 
 def _unknown_key(node, key, path, dotted):

@@ -1,5 +1,8 @@
 """build_dataset: a dataset from a config; lists of img_dir/ann_dir/split make a ConcatDataset."""
+from __future__ import annotations
+
 import copy
+from typing import Any, Mapping, Sequence
 
 from ..registry import DATASETS, build_from_cfg
 from .dataset_wrappers import ConcatDataset, RepeatDataset
@@ -34,8 +37,25 @@ def _concat_dataset(cfg, default_args=None):
     return ConcatDataset(datasets, separate_eval)
 
 
-def build_dataset(cfg, default_args=None):
-    """Dataset from a config dict (``type`` names a DATASETS entry), or a list of them."""
+def build_dataset(cfg: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                  default_args: Mapping[str, Any] | None = None) -> Any:
+    """A dataset from a config dict, or a ``ConcatDataset`` of a list of them.
+
+    ``RepeatDataset`` and ``ConcatDataset`` configs wrap their inner ones; lists of
+    ``img_dir``/``ann_dir``/``split`` make one dataset per entry (mmseg's rule).
+
+    Args:
+        cfg: ``type`` names a ``DATASETS`` entry, the other keys are its arguments.
+        default_args: Arguments used where ``cfg`` does not give them.
+
+    Returns:
+        The dataset.
+
+    Raises:
+        TypeError: ``cfg`` is not a dict (or list), or arguments the dataset does not take.
+        KeyError: An unknown ``type``, or a wrapper missing ``dataset``/``times``.
+        ValueError: img_dir/ann_dir/split lists of different lengths.
+    """
     if isinstance(cfg, (list, tuple)):
         return ConcatDataset([build_dataset(c, default_args) for c in cfg])
     if not isinstance(cfg, dict):

@@ -22,24 +22,13 @@ import numpy as np
 
 from ..interop import CheckpointError, load_checkpoint_into, load_pkl, save_pkl
 from ..interop.pkl_io import is_jittor_pkl
+from ..utils.fileio import TMP_INFIX, write_json, write_output
+from ..utils.fileio import OutputWriteError as OutputWriteError  # re-exported: its old home
 
 # Per-parameter optimizer slots of Jittor's optimizers (Adam/AdamW: m and values; SGD: values).
 _SLOTS = ("m", "values")
 _GROUP_SCALARS = ("lr", "initial_lr", "weight_decay", "lr_mult", "decay_mult")
 MANIFEST = "checkpoints.json"
-
-
-class OutputWriteError(CheckpointError):
-    """An output of a run (checkpoint, checkpoint record, config dump, work dir) could not be
-    written: disk full, no permission, read-only folder. The message names the path."""
-
-
-def write_output(what, path, write):
-    """Call ``write()``; an OSError becomes ``OutputWriteError`` naming ``what`` and ``path``."""
-    try:
-        return write()
-    except OSError as e:
-        raise OutputWriteError(f"{path}: could not write {what}: {e.strerror or e}") from e
 
 
 class NonFiniteCheckpoint(CheckpointError):
@@ -191,7 +180,7 @@ def read_resume_checkpoint(path):
 
 _ITER_RE = re.compile(r"iter_(\d+)\.pkl$")
 _TMP_RE = re.compile(r"^(?:iter_\d+\.pkl|best_[\w.-]+\.pkl|" + re.escape(MANIFEST)
-                     + r")\.tmp-(\d+)(?:\.pkl)?$")
+                     + ")" + re.escape(TMP_INFIX) + r"(\d+)(?:\.pkl)?$")
 
 
 def _iter_files(work_dir):
@@ -325,14 +314,4 @@ class RunCheckpoints:
     def write(self):
         data = {"run_id": self.run_id,
                 "checkpoints": [{"iter": n, "file": f} for n, f in self.entries]}
-        tmp = f"{self.path}.tmp-{os.getpid()}"
-
-        def write():
-            try:
-                with open(tmp, "w") as f:
-                    json.dump(data, f, indent=1)
-                os.replace(tmp, self.path)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        write_output("the run's checkpoint list", self.path, write)
+        write_json(self.path, data, "the run's checkpoint list", indent=1)

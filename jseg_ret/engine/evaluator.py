@@ -19,6 +19,7 @@ from ..datasets.errors import BadSampleError
 from ..evaluation import IoUAccumulator, format_table, save_summary_json
 from ..evaluation.confusion import ConfusionAccumulator
 from ..models import fuse_for_inference, is_fused
+from ..utils.fileio import atomic_path
 from .dist import abort_job_on_error, all_reduce_sum, get_rank, get_world_size, is_main_process
 
 _log = logging.getLogger(__name__)
@@ -51,8 +52,9 @@ def predict_item(model, item):
 
 
 def save_prediction_png(pred, path, palette=None):
-    """Class ids as a palettized PNG: exact ids for tools, dataset colours for people."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    """Class ids as a palettized PNG, written atomically: exact ids for tools, dataset colours
+    for people. A failed write raises ``OutputWriteError`` and leaves an existing file as it
+    was."""
     pred = np.asarray(pred)
     if pred.max(initial=0) > 255:
         raise ValueError(f"{path}: class id {pred.max()} does not fit an 8-bit PNG")
@@ -61,9 +63,8 @@ def save_prediction_png(pred, path, palette=None):
         flat = np.zeros((256, 3), np.uint8)
         flat[:len(palette)] = np.asarray(palette, np.uint8)[:256]
         im.putpalette(flat.reshape(-1).tolist())
-    tmp = path + ".tmp.png"
-    im.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, "the prediction", suffix=".png", makedirs=True) as tmp:
+        im.save(tmp)
 
 
 @abort_job_on_error()  # under MPI: a failing rank must not leave the others in all_reduce_sum

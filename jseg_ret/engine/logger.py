@@ -13,6 +13,7 @@ import time
 
 from tqdm import tqdm
 
+from ..utils.fileio import write_text
 from .dist import is_main_process
 
 
@@ -119,10 +120,7 @@ def truncate_jsonl(path, last_iter):
             kept.append(line)
     if len(kept) == len(lines):
         return
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write("".join(line + "\n" for line in kept))
-    os.replace(tmp, path)
+    write_text(path, "".join(line + "\n" for line in kept), "the training log")
 
 
 def _fmt_eta(seconds):

@@ -10,7 +10,10 @@ lr(t) = regular(t) for t ≥ warmup_iters, else warmup(t):
 Each optimizer group's lr is its ``initial_lr`` (base lr × lr_mult) put through the same formula;
 min_lr is not scaled by lr_mult (as mmcv).
 """
+from __future__ import annotations
+
 import math
+from typing import Any, Mapping
 
 from ..registry import SCHEDULERS
 
@@ -98,7 +101,21 @@ class CosineLr(LrSchedule):
 SCHEDULERS.register_module(name="CosineAnnealing", module=CosineLr)
 
 
-def build_lr_schedule(lr_config, max_iters):
+def build_lr_schedule(lr_config: Mapping[str, Any], max_iters: int) -> LrSchedule:
+    """The learning-rate schedule of a config's ``lr_config``.
+
+    Args:
+        lr_config: ``policy`` (a ``SCHEDULERS`` entry: poly, step, CosineAnnealing...) and its
+            arguments (warmup, power, min_lr...).
+        max_iters: The run's length.
+
+    Returns:
+        The schedule (an ``LrSchedule``: ``get_lr(t, base_lr)``, ``state_dict()``).
+
+    Raises:
+        KeyError: No ``policy``, or an unknown one.
+        TypeError: Arguments the policy does not take.
+    """
     cfg = dict(lr_config)
     policy = cfg.pop("policy", None)
     if policy is None:

@@ -9,6 +9,10 @@ paramwise_cfg keys:
 Each resulting group stores ``initial_lr``, ``lr_mult`` and ``decay_mult`` so the lr schedule can
 scale it.
 """
+from __future__ import annotations
+
+from typing import Any, Mapping
+
 import jittor as jt
 from jittor import nn
 
@@ -64,8 +68,23 @@ def param_multipliers(model, paramwise_cfg):
     return out
 
 
-def build_optimizer(model, cfg):
-    """A Jittor optimizer over the model's trainable parameters, grouped by multipliers."""
+def build_optimizer(model: nn.Module, cfg: Mapping[str, Any]) -> jt.optim.Optimizer:
+    """A Jittor optimizer over the model's trainable parameters, grouped by multipliers.
+
+    Args:
+        model: The model whose trainable parameters are optimized.
+        cfg: ``type`` (an ``OPTIMIZERS`` entry: SGD, AdamW...), ``lr``, optional
+            ``weight_decay`` and ``paramwise_cfg`` (lr/decay multipliers per parameter kind,
+            as mmseg's), and the optimizer's other arguments.
+
+    Returns:
+        The optimizer; each group holds ``lr``, ``initial_lr``, ``weight_decay``, ``lr_mult``
+        and ``decay_mult``.
+
+    Raises:
+        KeyError: No ``type`` or ``lr``, or an unknown ``type``.
+        ValueError: The model has no trainable parameters.
+    """
     cfg = dict(cfg)
     paramwise = cfg.pop("paramwise_cfg", None)
     opt_type = cfg.pop("type", None)

@@ -5,19 +5,22 @@ e.g. ``frankfurt/frankfurt_000000_000294_leftImg8bit.png`` ->
 ``<out_dir>/frankfurt_000000_000294_leftImg8bit.png``; cityscapesScripts'
 evalPixelLevelSemanticLabeling finds it by the ``<city>_<seq>_<frame>`` prefix.
 """
-import os
+from __future__ import annotations
+
 import os.path as osp
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..datasets.label_maps import cityscapes_id_palette, cityscapes_trainid_to_id_lut
+from ..utils.fileio import PathLike, atomic_path
 
 _TRAINID_TO_ID = cityscapes_trainid_to_id_lut()
 _ID_PALETTE = cityscapes_id_palette()
 
 
-def trainid_to_labelid(pred_trainids):
+def trainid_to_labelid(pred_trainids: Any) -> np.ndarray:
     """trainIds (0..18; anything else -> 0 'unlabeled') to Cityscapes labelIds, uint8."""
     pred = np.asarray(pred_trainids)
     if pred.ndim != 2:
@@ -26,17 +29,31 @@ def trainid_to_labelid(pred_trainids):
     return np.take(_TRAINID_TO_ID, pred)
 
 
-def cityscapes_result_path(out_dir, img_filename):
+def cityscapes_result_path(out_dir: str, img_filename: str) -> str:
+    """``<out_dir>/<image basename without extension>.png``."""
     return osp.join(out_dir, osp.splitext(osp.basename(img_filename))[0] + ".png")
 
 
-def cityscapes_export(pred_trainids, out_path, to_label_id=True):
-    """Save one (H, W) prediction as a palette PNG of labelIds (or trainIds); returns the path."""
+def cityscapes_export(pred_trainids: Any, out_path: PathLike, to_label_id: bool = True) -> PathLike:
+    """Save one prediction as a palette PNG of labelIds (or trainIds), atomically.
+
+    Args:
+        pred_trainids: The (H, W) trainId map.
+        out_path: The PNG to write (its folder is made).
+        to_label_id: Convert to labelIds (the official scripts' encoding); False keeps trainIds.
+
+    Returns:
+        ``out_path``.
+
+    Raises:
+        ValueError: Not an (H, W) map.
+        OutputWriteError: The file could not be written; an existing one is unchanged.
+    """
     pred = trainid_to_labelid(pred_trainids) if to_label_id else np.asarray(pred_trainids,
                                                                             dtype=np.uint8)
-    os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     pred = np.ascontiguousarray(pred)
     img = Image.frombytes("P", (pred.shape[1], pred.shape[0]), pred.tobytes())  # indices = ids
     img.putpalette(_ID_PALETTE)
-    img.save(out_path)
+    with atomic_path(out_path, "the prediction", suffix=".png", makedirs=True) as tmp:
+        img.save(tmp)
     return out_path

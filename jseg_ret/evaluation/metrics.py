@@ -7,13 +7,17 @@ Precision = intersect / pred, Recall = Acc, F = (1 + b^2) P R / (b^2 P + R).
 A class with a zero denominator gets NaN and is left out of the mean (nanmean).
 aAcc = sum(intersect) / sum(label). Summary values are in percent.
 """
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
 import numpy as np
 
 ALLOWED_METRICS = ("mIoU", "mDice", "mFscore")
 STATE_FIELDS = ("area_intersect", "area_union", "area_pred_label", "area_label")
 
 
-def _as_numpy(x):
+def _as_numpy(x: Any) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "numpy"):  # jittor.Var (or torch.Tensor)
@@ -21,7 +25,7 @@ def _as_numpy(x):
     return np.asarray(x)
 
 
-def reduce_zero_label_map(label):
+def reduce_zero_label_map(label: np.ndarray) -> np.ndarray:
     """0 -> 255, v -> v - 1, 255 stays 255 (mmseg's reduce_zero_label, without uint8 wrap)."""
     label = label.astype(np.int64)
     out = label - 1
@@ -30,11 +34,12 @@ def reduce_zero_label_map(label):
     return out
 
 
-def intersect_and_union(pred, label, num_classes, ignore_index=255, reduce_zero_label=False):
-    """The four per-class areas (int64 arrays of length num_classes) of one image.
+def flat_pair(pred: Any, label: Any, reduce_zero_label: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """``pred`` and ``label`` of one image as flat int64 arrays, the label reduced if asked.
 
-    Pixels whose label is ``ignore_index`` are excluded; predictions or labels outside
-    [0, num_classes) count for nothing (as torch.histc in mmseg).
+    Raises:
+        ValueError: The two maps differ in shape.
     """
     pred = _as_numpy(pred)
     label = _as_numpy(label)
@@ -42,8 +47,31 @@ def intersect_and_union(pred, label, num_classes, ignore_index=255, reduce_zero_
         raise ValueError(f"prediction shape {pred.shape} differs from label shape {label.shape}")
     if reduce_zero_label:
         label = reduce_zero_label_map(label)
-    pred = pred.ravel().astype(np.int64, copy=False)
-    label = label.ravel().astype(np.int64, copy=False)
+    return pred.ravel().astype(np.int64, copy=False), label.ravel().astype(np.int64, copy=False)
+
+
+def intersect_and_union(pred: Any, label: Any, num_classes: int, ignore_index: int = 255,
+                        reduce_zero_label: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four per-class areas of one image.
+
+    Pixels whose label is ``ignore_index`` are excluded; predictions or labels outside
+    [0, num_classes) count for nothing (as torch.histc in mmseg).
+
+    Args:
+        pred: Predicted class ids (H, W), numpy or Jittor.
+        label: Label class ids, the same shape.
+        num_classes: The number of classes C.
+        ignore_index: The label value left out.
+        reduce_zero_label: Map label 0 to ignore and v to v - 1 first (ADE20K).
+
+    Returns:
+        ``(area_intersect, area_union, area_pred_label, area_label)``, int64 arrays of length C.
+
+    Raises:
+        ValueError: ``pred`` and ``label`` differ in shape.
+    """
+    pred, label = flat_pair(pred, label, reduce_zero_label)
     keep = label != ignore_index
     pred, label = pred[keep], label[keep]
     label_ok = (label >= 0) & (label < num_classes)
@@ -56,13 +84,34 @@ def intersect_and_union(pred, label, num_classes, ignore_index=255, reduce_zero_
     return area_intersect, area_union, area_pred, area_label
 
 
-def f_score(precision, recall, beta=1):
+def f_score(precision: Any, recall: Any, beta: float = 1) -> Any:
+    """The F-beta score of ``precision`` and ``recall`` (numbers or arrays)."""
     return (1 + beta ** 2) * (precision * recall) / ((beta ** 2 * precision) + recall)
 
 
-def total_area_to_metrics(area_intersect, area_union, area_pred_label, area_label,
-                          metrics=("mIoU",), nan_to_num=None, beta=1):
-    """Per-class metric arrays (fractions) plus aAcc, as mmseg's total_area_to_metrics."""
+def total_area_to_metrics(area_intersect: np.ndarray, area_union: np.ndarray,
+                          area_pred_label: np.ndarray, area_label: np.ndarray,
+                          metrics: str | Sequence[str] = ("mIoU",),
+                          nan_to_num: float | None = None, beta: float = 1
+                          ) -> dict[str, Any]:
+    """Per-class metric arrays (fractions) plus aAcc, as mmseg's total_area_to_metrics.
+
+    Args:
+        area_intersect: Per-class areas summed over the images (as ``intersect_and_union``).
+        area_union: See ``area_intersect``.
+        area_pred_label: See ``area_intersect``.
+        area_label: See ``area_intersect``.
+        metrics: Names from ``ALLOWED_METRICS``; IoU and Acc are always computed.
+        nan_to_num: Replace NaN (a class with a zero denominator) by this value.
+        beta: The F-score's beta.
+
+    Returns:
+        ``{"aAcc": float, "IoU": array, "Acc": array, ...}`` (Dice; Fscore, Precision, Recall
+        when asked), as fractions.
+
+    Raises:
+        KeyError: An unknown metric name.
+    """
     if isinstance(metrics, str):
         metrics = [metrics]
     unknown = [m for m in metrics if m not in ALLOWED_METRICS]
@@ -85,20 +134,26 @@ def total_area_to_metrics(area_intersect, area_union, area_pred_label, area_labe
     return out
 
 
-def _nanmean(values):
+def _nanmean(values: Any) -> float:
     values = np.asarray(values, dtype=np.float64)
     return float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
 
 
-class IoUAccumulator:
-    """Fold predictions into per-class areas one image at a time; memory stays O(num_classes).
+class ClassAccumulator:
+    """What the streaming per-class accumulators share: the classes, the ignored label value and
+    the label reduction; ``reset()`` (of the subclass) makes the empty counts.
 
-    ``update(pred, gt)`` takes integer maps of one image (numpy or Jittor). ``state()`` gives the
-    four float64 arrays (intersect, union, pred, label; a dict) to sum across MPI ranks, and
-    ``from_state`` rebuilds an accumulator from the summed arrays.
+    Args:
+        num_classes: The number of classes C (at least 1).
+        ignore_index: The label value left out.
+        reduce_zero_label: Map label 0 to ignore and v to v - 1 before counting (ADE20K).
+
+    Raises:
+        ValueError: ``num_classes`` below 1.
     """
 
-    def __init__(self, num_classes, ignore_index=255, reduce_zero_label=False):
+    def __init__(self, num_classes: int, ignore_index: int = 255,
+                 reduce_zero_label: bool = False) -> None:
         if int(num_classes) < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.num_classes = int(num_classes)
@@ -106,14 +161,40 @@ class IoUAccumulator:
         self.reduce_zero_label = reduce_zero_label
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
+        raise NotImplementedError
+
+
+class IoUAccumulator(ClassAccumulator):
+    """Fold predictions into per-class areas one image at a time; memory stays O(num_classes).
+
+    ``update(pred, gt)`` takes integer maps of one image (numpy or Jittor). ``state()`` gives the
+    four float64 arrays (intersect, union, pred, label; a dict) to sum across MPI ranks, and
+    ``from_state`` rebuilds an accumulator from the summed arrays. Arguments: as
+    ``ClassAccumulator``.
+    """
+
+    def reset(self) -> None:
+        """Forget every image: all areas zero."""
         self.area_intersect = np.zeros(self.num_classes, dtype=np.float64)
         self.area_union = np.zeros(self.num_classes, dtype=np.float64)
         self.area_pred_label = np.zeros(self.num_classes, dtype=np.float64)
         self.area_label = np.zeros(self.num_classes, dtype=np.float64)
         self.num_images = 0
 
-    def update(self, pred, gt):
+    def update(self, pred: Any, gt: Any) -> IoUAccumulator:
+        """Add one image's areas.
+
+        Args:
+            pred: Predicted class ids (H, W), numpy or Jittor.
+            gt: Label class ids, the same shape.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: ``pred`` and ``gt`` differ in shape.
+        """
         areas = intersect_and_union(pred, gt, self.num_classes, self.ignore_index,
                                     self.reduce_zero_label)
         self.area_intersect += areas[0]
@@ -123,7 +204,12 @@ class IoUAccumulator:
         self.num_images += 1
         return self
 
-    def merge(self, other):
+    def merge(self, other: IoUAccumulator) -> IoUAccumulator:
+        """Add the areas and image count of ``other``; returns ``self``.
+
+        Raises:
+            ValueError: ``other`` counts another number of classes.
+        """
         if other.num_classes != self.num_classes:
             raise ValueError(f"cannot merge accumulators of {other.num_classes} and "
                              f"{self.num_classes} classes")
@@ -132,15 +218,30 @@ class IoUAccumulator:
         self.num_images += other.num_images
         return self
 
-    def state(self):
+    def state(self) -> dict[str, np.ndarray]:
         """The four per-class areas as float64 copies, keyed (in this order) by STATE_FIELDS:
         area_intersect, area_union, area_pred_label, area_label. Sum each across ranks."""
         return {name: getattr(self, name).copy() for name in STATE_FIELDS}
 
     @classmethod
-    def from_state(cls, state, num_classes=None, ignore_index=255, reduce_zero_label=False):
-        """An accumulator holding ``state`` (e.g. summed over MPI ranks): the dict of
-        ``state()``, four arrays in STATE_FIELDS order, or one (4, C) array."""
+    def from_state(cls, state: Mapping[str, Any] | Sequence[Any], num_classes: int | None = None,
+                   ignore_index: int = 255, reduce_zero_label: bool = False) -> IoUAccumulator:
+        """An accumulator holding ``state`` (e.g. summed over MPI ranks).
+
+        Args:
+            state: The dict of ``state()``, four arrays in STATE_FIELDS order, or one (4, C)
+                array.
+            num_classes: The expected C, checked when given.
+            ignore_index: As the constructor's.
+            reduce_zero_label: As the constructor's.
+
+        Returns:
+            The new accumulator (``num_images`` is 0: the state does not hold it).
+
+        Raises:
+            KeyError: A dict lacking one of STATE_FIELDS.
+            ValueError: Not four arrays of one length, or not ``num_classes`` long.
+        """
         if isinstance(state, dict):
             missing = [k for k in STATE_FIELDS if k not in state]
             if missing:
@@ -157,9 +258,26 @@ class IoUAccumulator:
             setattr(acc, name, arr.copy())
         return acc
 
-    def summary(self, metrics=("mIoU",), class_names=None, nan_to_num=None, beta=1):
-        """Dict in percent: aAcc, mIoU, mAcc (+ mDice, mFscore, mPrecision, mRecall when asked)
-        and per-class lists IoU, Acc (+ Dice, Fscore, Precision, Recall); NaN = undefined."""
+    def summary(self, metrics: str | Sequence[str] = ("mIoU",),
+                class_names: Sequence[str] | None = None, nan_to_num: float | None = None,
+                beta: float = 1) -> dict[str, Any]:
+        """The metrics of the images so far, in percent.
+
+        Args:
+            metrics: Names from ``ALLOWED_METRICS`` (mIoU is always computed).
+            class_names: C names, stored as ``class_names``.
+            nan_to_num: Replace NaN (an undefined class value) by this value.
+            beta: The F-score's beta.
+
+        Returns:
+            aAcc, mIoU, mAcc (+ mDice, mFscore, mPrecision, mRecall when asked), per-class
+            lists IoU, Acc (+ Dice, Fscore, Precision, Recall; NaN = undefined) and
+            ``num_images``.
+
+        Raises:
+            KeyError: An unknown metric name.
+            ValueError: ``class_names`` is not C long.
+        """
         per_class = total_area_to_metrics(self.area_intersect, self.area_union,
                                           self.area_pred_label, self.area_label,
                                           metrics, nan_to_num, beta)

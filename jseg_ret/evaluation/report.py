@@ -1,8 +1,10 @@
 """Per-class tables and the JSON summary file."""
-import json
+from __future__ import annotations
+
 import math
-import os
-import tempfile
+from typing import Any, Mapping, Sequence
+
+from ..utils.fileio import PathLike, write_json
 
 _PER_CLASS_ORDER = ("IoU", "Acc", "Dice", "Fscore", "Precision", "Recall")
 _SUMMARY_ORDER = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "mPrecision", "mRecall")
@@ -22,8 +24,19 @@ def _table(header, rows):
     return "\n".join([line, fmt_row(header), line] + [fmt_row(r) for r in rows] + [line])
 
 
-def format_table(summary, class_names=None):
-    """A per-class table (IoU, Acc, ...) and a summary table (aAcc, mIoU, mAcc, ...), in percent."""
+def format_table(summary: Mapping[str, Any], class_names: Sequence[str] | None = None) -> str:
+    """A per-class table (IoU, Acc, ...) and a summary table (aAcc, mIoU, mAcc, ...), in percent.
+
+    Args:
+        summary: What ``IoUAccumulator.summary`` returns.
+        class_names: One name per class; ``summary["class_names"]`` or the indices when None.
+
+    Returns:
+        The two tables as text.
+
+    Raises:
+        ValueError: The number of names differs from the number of classes.
+    """
     cols = [k for k in _PER_CLASS_ORDER if k in summary]
     n = len(summary[cols[0]]) if cols else 0
     names = class_names or summary.get("class_names") or [str(i) for i in range(n)]
@@ -48,18 +61,17 @@ def _json_safe(value):
     return value
 
 
-def save_summary_json(summary, path):
-    """Write ``summary`` as JSON (NaN -> null) atomically: a temporary file, then a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".summary-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_json_safe(summary), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+def save_summary_json(summary: Mapping[str, Any], path: PathLike) -> str:
+    """Write ``summary`` as JSON (NaN -> null) atomically, making its folder if needed.
+
+    Args:
+        summary: The metrics (numbers, lists, numpy arrays, nested dicts).
+        path: The ``.json`` to write.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        OutputWriteError: The write failed; an existing ``path`` keeps its old content.
+    """
+    return write_json(path, _json_safe(summary), "the evaluation summary", makedirs=True)

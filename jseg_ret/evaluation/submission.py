@@ -18,15 +18,14 @@ did (``reduce_zero_label``: +1; Cityscapes: trainIds -> labelIds).
   BDD100K        8-bit grayscale trainIds 0..18 (the sem_seg masks' encoding), ``<name>.png``
   other          palette PNG of class indices (+1 with reduce_zero_label), ``<name>.png``
 """
-import os
 import os.path as osp
-import tempfile
 import zipfile
 
 import numpy as np
 from PIL import Image
 
 from ..datasets.label_maps import cityscapes_id_palette, cityscapes_id_to_trainid_lut
+from ..utils.fileio import atomic_path
 from .cityscapes_export import cityscapes_result_path, trainid_to_labelid
 
 
@@ -75,18 +74,10 @@ class SubmissionFormat:
         return im
 
     def save(self, pred, path):
-        """Write one prediction atomically (a temporary file in the same folder, then rename)."""
-        directory = osp.dirname(osp.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".png", dir=directory)
-        os.close(fd)
-        try:
-            self.to_image(self.encode(pred)).save(tmp, format="PNG")
-            os.replace(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        """Write one prediction atomically (``utils.fileio.atomic_path``); returns ``path``."""
+        image = self.to_image(self.encode(pred))  # a bad prediction raises before any write
+        with atomic_path(path, "the prediction", suffix=".png", makedirs=True) as tmp:
+            image.save(tmp, format="PNG")
         return path
 
 
@@ -162,17 +153,10 @@ def submission_format(dataset):
 def write_archive(save_dir, relpaths, archive_name):
     """Zip exactly ``relpaths`` (stored under those names) into ``save_dir/archive_name``."""
     path = osp.join(save_dir, archive_name)
-    fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".zip", dir=save_dir)
-    os.close(fd)
-    try:
+    with atomic_path(path, "the submission archive", suffix=".zip") as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             for rel in relpaths:
                 zf.write(osp.join(save_dir, rel), arcname=rel)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

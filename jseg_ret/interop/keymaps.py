@@ -15,9 +15,12 @@ MSCAN and VAN, whose ``norm1..4`` are backbone norms and are kept).
 
 Families are entries of ``FAMILIES``; ``register_family`` adds one (FRM's head, later).
 """
+from __future__ import annotations
+
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -55,8 +58,12 @@ class Family:
 FAMILIES = OrderedDict()
 
 
-def register_family(family):
-    """Add (or replace) a family; ``detect_family`` tries families in registration order."""
+def register_family(family: Family) -> Family:
+    """Add (or replace) a family; ``detect_family`` tries families in registration order.
+
+    Returns:
+        ``family`` (so it can be used as an expression).
+    """
     FAMILIES[family.name] = family
     return family
 
@@ -83,7 +90,12 @@ register_family(Family(
 _GENERIC = Family(name="unknown", backbone="unknown", signature=())
 
 
-def get_family(name):
+def get_family(name: str | None) -> Family:
+    """The registered family ``name`` (a generic one for None).
+
+    Raises:
+        CheckpointError: An unknown name (listing the known ones).
+    """
     if name is None:
         return _GENERIC
     if name not in FAMILIES:
@@ -99,7 +111,7 @@ def backbone_keys(keys):
     return keys
 
 
-def detect_family(keys):
+def detect_family(keys: Iterable[str]) -> str | None:
     """Name of the family whose signature the keys (full-model or backbone-only) show, or None."""
     bkeys = backbone_keys(keys)
     for family in FAMILIES.values():
@@ -123,13 +135,24 @@ def is_classifier_key(family, key):
     return any(key.startswith(p) for p in family.classifier)
 
 
-def map_checkpoint_keys(state, family=None, backbone_only=False):
-    """Map checkpoint keys to model keys.
+def map_checkpoint_keys(state: Mapping[str, Any], family: str | None = None,
+                        backbone_only: bool = False
+                        ) -> tuple[OrderedDict[str, tuple[str, Any]], list[tuple[str, str]]]:
+    """Map checkpoint keys to model keys (the conversion ``load_checkpoint_into`` applies).
 
-    Returns ``(mapped, dropped)``: ``mapped`` is an OrderedDict model_key -> (checkpoint_key,
-    array) and ``dropped`` a list of (checkpoint_key, reason). Backbone-only maps add the
-    ``backbone.`` prefix (a full segmentation checkpoint given for a backbone-only load keeps
-    only its ``backbone.*`` keys).
+    Args:
+        state: The checkpoint's state dict.
+        family: A registered family name; None maps with no family rules.
+        backbone_only: The model keys get the ``backbone.`` prefix (a full segmentation
+            checkpoint given for a backbone-only load keeps only its ``backbone.*`` keys);
+            the family's ImageNet classifier keys are dropped.
+
+    Returns:
+        ``(mapped, dropped)``: ``mapped`` an OrderedDict model_key -> (checkpoint_key, array),
+        ``dropped`` a list of (checkpoint_key, reason).
+
+    Raises:
+        CheckpointError: An unknown family.
     """
     fam = get_family(family)
     mapped, dropped = OrderedDict(), []
@@ -155,7 +178,7 @@ def map_checkpoint_keys(state, family=None, backbone_only=False):
     return mapped, dropped
 
 
-def add_bn_counters(state):
+def add_bn_counters(state: Mapping[str, Any]) -> OrderedDict[str, Any]:
     """mmseg layout from Jittor layout: after every ``X.running_var`` insert
     ``X.num_batches_tracked`` (int64 zero-dim zero) unless it is already there."""
     out = OrderedDict()

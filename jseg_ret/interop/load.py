@@ -1,6 +1,9 @@
 """Load PyTorch (.pth) or Jittor (.pkl) checkpoints into a Jittor model, with a key report."""
+from __future__ import annotations
+
 import os
 from collections import OrderedDict, namedtuple
+from typing import Any, Mapping, Union
 
 import numpy as np
 
@@ -12,24 +15,47 @@ from .pth_reader import load_pth
 from .report import LoadReport
 from .unwrap import locate_state_dict, weight_candidates
 
+PathOrState = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+
 # state: OrderedDict name -> array; path: the keys leading to it (e.g. ['model']); candidates:
 # every top-level key holding weights (e.g. ['model', 'model_ema'])
 Weights = namedtuple("Weights", "state meta source path candidates")
 
 
-def read_checkpoint(path_or_state):
-    """``(state_dict, meta, source)`` from a path (.pth/.pt/.bin or Jittor .pkl) or a loaded dict.
+def read_checkpoint(path_or_state: PathOrState
+                    ) -> tuple[OrderedDict[str, np.ndarray], dict[str, Any], str]:
+    """The weights, meta and source name of a checkpoint.
 
-    ``state_dict`` is an OrderedDict name -> numpy array, unwrapped from ``state_dict``/``model``
-    and stripped of a ``module.`` prefix.
+    Args:
+        path_or_state: A path (.pth/.pt/.bin or Jittor .pkl) or an already loaded dict.
+
+    Returns:
+        ``(state_dict, meta, source)``: ``state_dict`` is an OrderedDict name -> numpy array,
+        unwrapped from ``state_dict``/``model`` and stripped of a ``module.`` prefix; ``meta``
+        the checkpoint's ``meta`` dict ({} without one); ``source`` the path or
+        ``"<state dict>"``.
+
+    Raises:
+        CheckpointError: An unreadable or unsafe file, or no state dict in it.
     """
     weights = read_weights(path_or_state)
     return weights.state, weights.meta, weights.source
 
 
-def read_weights(path_or_state, key=None):
-    """``Weights`` of a checkpoint; ``key`` (e.g. ``'model_ema'``) picks the top-level entry,
-    None follows ``state_dict``/``model`` (see ``unwrap.locate_state_dict``)."""
+def read_weights(path_or_state: PathOrState, key: str | None = None) -> Weights:
+    """The ``Weights`` of a checkpoint.
+
+    Args:
+        path_or_state: A path (.pth/.pt/.bin or Jittor .pkl) or an already loaded dict.
+        key: The top-level entry to take (e.g. ``'model_ema'``); None follows
+            ``state_dict``/``model`` (see ``unwrap.locate_state_dict``).
+
+    Returns:
+        ``Weights(state, meta, source, path, candidates)``.
+
+    Raises:
+        CheckpointError: An unreadable or unsafe file, no such ``key``, or no state dict.
+    """
     if isinstance(path_or_state, (str, os.PathLike)):
         source = os.fspath(path_or_state)
         if source.endswith(".pkl") or is_jittor_pkl(source):
@@ -58,21 +84,34 @@ def _to_numpy(value, source, key):
                           "expected an array")
 
 
-def load_checkpoint_into(model, path_or_state, family=None, backbone_only=False, strict=True,
-                         skip_classifier=False, verbose=True):
-    """Copy checkpoint weights into ``model`` (a Jittor module); returns a ``LoadReport``.
-
-    - ``family``: 'segret' | 'segnext' | 'frm' | a registered one; detected from keys if None.
-      A checkpoint of another family raises ``CheckpointError`` naming the family it looks like.
-    - ``backbone_only``: the checkpoint is an ImageNet backbone (keys without ``backbone.``);
-      its classifier keys are dropped and reported; only ``model.backbone`` is loaded.
-    - ``strict``: missing, unexpected or shape-mismatched keys raise ``CheckpointError`` (before
-      anything is copied). Non-strict loads skip them and report them.
-    - ``skip_classifier``: leave the class-count-dependent layers (``decode_head.conv_seg``,
-      SegRet's ``decode_head.linear_pred``) as initialized, e.g. to fine-tune on another dataset.
+def load_checkpoint_into(model: Any, path_or_state: PathOrState, family: str | None = None,
+                         backbone_only: bool = False, strict: bool = True,
+                         skip_classifier: bool = False, verbose: bool = True) -> LoadReport:
+    """Copy checkpoint weights into ``model`` (a Jittor module).
 
     ``*.num_batches_tracked`` is always dropped (Jittor's BatchNorm has no such buffer). float16
     and bfloat16 weights are cast to the model's dtype.
+
+    Args:
+        model: The Jittor module to fill.
+        path_or_state: A checkpoint path or an already loaded dict (as ``read_checkpoint``).
+        family: 'segret' | 'segnext' | 'frm' | a registered one; detected from the keys if
+            None.
+        backbone_only: The checkpoint is an ImageNet backbone (keys without ``backbone.``): its
+            classifier keys are dropped and reported; only ``model.backbone`` is loaded.
+        strict: Missing, unexpected or shape-mismatched keys raise (before anything is
+            copied); a non-strict load skips and reports them.
+        skip_classifier: Leave the class-count-dependent layers (``decode_head.conv_seg``,
+            SegRet's ``decode_head.linear_pred``) as initialized, e.g. to fine-tune on another
+            dataset.
+        verbose: Print the report's summary.
+
+    Returns:
+        The ``LoadReport`` (mapped, missing, unexpected, mismatched, dropped, skipped keys).
+
+    Raises:
+        CheckpointError: An unreadable checkpoint, one of another family (naming the family it
+            looks like), or, with ``strict``, any key problem.
     """
     state, _meta, source = read_checkpoint(path_or_state)
     model_vars = model.state_dict()

@@ -3,12 +3,16 @@
 ``jt.save`` writes ``pickle.dumps(obj, 4) + sha1 + b'HCAJSLHD'``. ``jt.load`` is a plain
 ``pickle.load`` and would run any code a downloaded file names, so reading goes through the same
 whitelisting unpickler as ``.pth`` files (plus ``jittor_core.Var``, read back as its numpy array)
-after checking the checksum. Writing uses ``jt.save`` on a temporary file, then a rename.
+after checking the checksum. Writing uses ``jt.save`` through ``utils.fileio.atomic_path``.
 """
+from __future__ import annotations
+
 import hashlib
 import io
 import os
+from typing import Any
 
+from ..utils.fileio import PathLike, atomic_path
 from .errors import CheckpointError
 from .inert import materialize
 from .safe_pickle import SafeUnpickler, standin_leaf
@@ -25,7 +29,7 @@ _JITTOR_GLOBALS = {("jittor", "jittor_core.Var"): _var_as_numpy,
                    ("jittor_core", "Var"): _var_as_numpy}
 
 
-def is_jittor_pkl(path):
+def is_jittor_pkl(path: PathLike) -> bool:
     """True when the file ends with ``jt.save``'s trailer."""
     try:
         with open(path, "rb") as f:
@@ -38,8 +42,18 @@ def is_jittor_pkl(path):
         return False
 
 
-def load_pkl(path):
-    """Read a ``jt.save`` file safely; Jittor Vars come back as numpy arrays."""
+def load_pkl(path: PathLike) -> Any:
+    """Read a ``jt.save`` file safely (whitelisting unpickler, checksum checked).
+
+    Args:
+        path: The ``.pkl`` file.
+
+    Returns:
+        The saved object; Jittor Vars come back as numpy arrays.
+
+    Raises:
+        CheckpointError: A missing, unreadable, corrupt or unsafe file (naming it).
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such file (expected a Jittor .pkl checkpoint)")
@@ -68,8 +82,20 @@ def load_pkl(path):
         raise CheckpointError(f"{path}: {e}") from None
 
 
-def save_pkl(obj, path):
-    """``jt.save(obj, path)`` atomically (temporary file in the same folder, then rename)."""
+def save_pkl(obj: Any, path: PathLike) -> str:
+    """``jt.save(obj, path)`` atomically (``utils.fileio.atomic_path``).
+
+    Args:
+        obj: What to save (a dict of numpy arrays and plain values, usually).
+        path: The ``.pkl`` to write; its folder must exist.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        CheckpointError: The folder does not exist.
+        OutputWriteError: The write failed (disk full, permission); ``path`` is unchanged.
+    """
     import jseg_ret  # noqa: F401  (prepares Jittor before its import)
     import jittor as jt
 
@@ -77,12 +103,7 @@ def save_pkl(obj, path):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CheckpointError(f"{path}: directory {directory} does not exist")
-    tmp = f"{path}.tmp-{os.getpid()}.pkl"  # jt.save picks its format from the extension
-    try:
+    # the temporary ends in .pkl: jt.save picks its format from the extension
+    with atomic_path(path, "the checkpoint", suffix=".pkl") as tmp:
         jt.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path

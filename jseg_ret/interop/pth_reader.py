@@ -19,11 +19,14 @@ elements than it (no zero-stride or overlapping expansion), and all the data bui
 (decompressed records, storages, tensors) is bounded by ``4 x file size + 64 MiB`` — so a small
 crafted file (a deflate bomb, a broadcast view) is refused with a message naming the tensor.
 """
+from __future__ import annotations
+
 import io
 import os
 import struct
 import tarfile
 import zipfile
+from typing import Any
 
 import numpy as np
 
@@ -38,12 +41,20 @@ _BUDGET_FACTOR, _BUDGET_SLACK = 4, 64 * 2 ** 20
 _MAX_DIM = 2 ** 62
 
 
-def load_pth(path):
-    """Read a ``.pth`` file; returns the saved object with every tensor as a numpy array.
+def load_pth(path: str | os.PathLike[str]) -> Any:
+    """Read a ``.pth`` file (zip or legacy ``torch.save`` format) without PyTorch.
 
-    Typically a dict such as ``{'meta': {...}, 'state_dict': OrderedDict(name -> ndarray)}``.
     bfloat16 tensors become float32 (numpy has no bfloat16); other dtypes are kept.
-    Raises ``CheckpointError`` (naming the file) for a missing, truncated, foreign or unsafe file.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The saved object with every tensor as a numpy array; typically
+        ``{'meta': {...}, 'state_dict': OrderedDict(name -> ndarray)}``.
+
+    Raises:
+        CheckpointError: A missing, truncated, foreign or unsafe file (naming it).
     """
     path = os.fspath(path)
     if not os.path.exists(path):

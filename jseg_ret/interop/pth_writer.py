@@ -7,9 +7,11 @@ names only globals in torch's weights-only allowlist (``torch._utils._rebuild_te
 Layout (as ``torch.save`` writes it): ``archive/data.pkl`` (pickle protocol 2, storages as
 persistent ids ``('storage', torch.FloatStorage, key, 'cpu', numel)``), ``archive/data/<key>``
 (raw little-endian bytes, records 64-byte aligned), ``.format_version``, ``.storage_alignment``,
-``byteorder``, ``version``, ``.data/serialization_id``. Written to a temporary file, then renamed,
-so a crash never leaves a half-written checkpoint.
+``byteorder``, ``version``, ``.data/serialization_id``. Written atomically
+(``utils.fileio.atomic_open``), so a crash never leaves a half-written checkpoint.
 """
+from __future__ import annotations
+
 import io
 import os
 import pickle
@@ -17,9 +19,11 @@ import struct
 import uuid
 import zipfile
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
+from ..utils.fileio import PathLike, atomic_open
 from .errors import CheckpointError
 
 ARCHIVE = "archive"
@@ -40,8 +44,20 @@ STORAGE_NAMES = {
 }
 
 
-def save_pth(state, path):
-    """Save ``state`` (dicts/lists of numpy arrays and plain values) as a zip ``.pth`` file."""
+def save_pth(state: Any, path: PathLike) -> str:
+    """Save ``state`` (dicts/lists of numpy arrays and plain values) as a zip ``.pth`` file.
+
+    Args:
+        state: The checkpoint, usually ``{"meta": {...}, "state_dict": {name: ndarray}}``.
+        path: The ``.pth`` to write; its folder must exist.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        CheckpointError: A value a weights-only ``torch.load`` cannot read, or no such folder.
+        OutputWriteError: The write failed (disk full, permission); ``path`` is unchanged.
+    """
     path = os.fspath(path)
     state = _sanitize(state, path, "checkpoint")
     storages = []
@@ -50,17 +66,8 @@ def save_pth(state, path):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CheckpointError(f"{path}: directory {directory} does not exist")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            _write_zip(f, buf.getvalue(), storages)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb", "the checkpoint") as f:
+        _write_zip(f, buf.getvalue(), storages)
     return path
 
 

@@ -8,7 +8,6 @@ weights. The result is a dict in the ``train_reference.npz`` layout, so it can b
 with a PyTorch reference (``train_compare``) or written as one (``save_train_reference``).
 """
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +18,7 @@ from jittor import nn
 from ..bricks.drop import DropPath, Dropout2d
 from ..bricks.norm import BatchNorm2d
 from ..engine import optimizer as optimizer_mod
+from ..utils.fileio import atomic_open
 from .train_inputs import HEAD, TrainInputError
 
 BN_STATS = ("running_mean", "running_var")
@@ -165,13 +165,5 @@ def save_train_reference(path, arrays, overwrite=False):
     """Write ``arrays`` as a .npz atomically; refuses to overwrite an existing file."""
     if os.path.exists(path) and not overwrite:
         raise TrainInputError(f"dump {path}: file exists; refusing to overwrite it")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".train_reference-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb", "the training reference") as f:
+        np.savez(f, **arrays)

@@ -5,7 +5,10 @@ and classification repos ``{'model': ...}`` — DeiT/RMT ``main.py`` also ``'mod
 weights) next to ``optimizer``, ``lr_scheduler``, ``scaler``, ``epoch`` and ``args`` —, and
 DataParallel/DDP prefix every key with ``module.``.
 """
+from __future__ import annotations
+
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
@@ -29,11 +32,22 @@ def weight_candidates(obj):
     return [k for k, v in obj.items() if isinstance(k, str) and is_state_dict(v)]
 
 
-def locate_state_dict(obj, source="checkpoint", key=None):
-    """``(state_dict, path)``: the ``{name: array}`` dict in ``obj`` and the keys leading to it.
+def locate_state_dict(obj: Any, source: str = "checkpoint", key: str | None = None
+                      ) -> tuple[dict[str, Any], list[str]]:
+    """Find the ``{name: array}`` dict in a loaded checkpoint.
 
-    ``key=None`` follows the ``WRAPPER_KEYS`` (nested too); a ``key`` such as ``'model_ema'``
-    takes exactly that top-level entry. A common ``module.`` prefix is removed.
+    Args:
+        obj: The loaded checkpoint.
+        source: Its name, for error messages.
+        key: The top-level entry to take (e.g. ``'model_ema'``); None follows the
+            ``WRAPPER_KEYS`` (nested too).
+
+    Returns:
+        ``(state_dict, path)``: the dict (a common ``module.`` prefix removed) and the keys
+        leading to it.
+
+    Raises:
+        CheckpointError: No such ``key``, or no state dict where one was looked for.
     """
     seen = []
     if key is not None:
@@ -60,6 +74,7 @@ def locate_state_dict(obj, source="checkpoint", key=None):
     return obj, seen
 
 
-def unwrap_state_dict(obj, source="checkpoint", key=None):
+def unwrap_state_dict(obj: Any, source: str = "checkpoint", key: str | None = None
+                      ) -> dict[str, Any]:
     """Return the ``{name: array}`` dict inside ``obj`` (see ``locate_state_dict``)."""
     return locate_state_dict(obj, source, key)[0]

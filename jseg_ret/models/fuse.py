@@ -18,9 +18,14 @@ keys, so ``state_dict``/``save``/``load``/``load_state_dict``/``train`` raise
 ``FusedModelError`` instead of writing or training something wrong. Fusing a fused model returns
 it unchanged (idempotent).
 """
+from __future__ import annotations
+
 import copy
+from typing import Any, TypeVar
 
 import jittor as jt
+
+M = TypeVar("M")
 
 
 class FusedModelError(RuntimeError):
@@ -57,16 +62,25 @@ def _fused_class(cls):
     return _FUSED_CLASSES[cls]
 
 
-def is_fused(model):
+def is_fused(model: Any) -> bool:
+    """True for a model made by ``fuse_for_inference``."""
     return bool(getattr(type(model), "fused_for_inference", False))
 
 
-def fuse_for_inference(model):
-    """A copy of ``model`` (any module) with the inference-only folds applied, in eval mode.
+def fuse_for_inference(model: M) -> M:
+    """A copy of ``model`` with the inference-only folds applied, in eval mode.
 
-    Returns ``model`` itself when it is fused already. The result computes the same outputs as
-    ``model.eval()`` (to float32 rounding) and refuses ``state_dict``/``save``/``load``/
-    ``train`` (``FusedModelError``)."""
+    Every submodule with a ``fold_for_inference`` method folds itself (e.g. BatchNorm into the
+    convolution before it). ``model`` is left as it is.
+
+    Args:
+        model: Any Jittor module.
+
+    Returns:
+        The fused copy, or ``model`` itself when it is fused already. It computes the same
+        outputs as ``model.eval()`` (to float32 rounding) and refuses
+        ``state_dict``/``save``/``load``/``train`` (``FusedModelError``).
+    """
     if is_fused(model):
         return model
     fused = copy.deepcopy(model)

@@ -8,7 +8,6 @@ images without a label, labels without an image, label size different from its i
 values outside 0..18 and 255. Exits with status 1 when anything is wrong.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 from functools import partial
@@ -86,8 +85,7 @@ def main(argv=None):
         for line in r["problems"][:20]:
             print(f"  {line}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        common.fileio.write_json(args.json, report, "the report")
     return 1 if bad else 0
 
 

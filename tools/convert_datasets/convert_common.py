@@ -1,8 +1,9 @@
 """Shared pieces of the dataset converters: label tables, the parallel progress loop, file helpers.
 
 The id tables live in jseg_ret/datasets/label_maps.py (the datasets and the evaluation export use
-them too). That module is loaded here by its path: importing the jseg_ret package would start
-Jittor, which a converter has no use for.
+them too) and the atomic writes in jseg_ret/utils/fileio.py. Both modules import nothing of the
+package and are loaded here by their paths: importing the jseg_ret package would start Jittor,
+which a converter has no use for.
 """
 import importlib.util
 import os
@@ -15,11 +16,11 @@ from PIL import Image
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _load_label_maps():
-    name = "jseg_ret_label_maps"
+def _load_leaf_module(name, *relpath):
+    """A module of the package that imports nothing of it, loaded by path as ``name``."""
     if name in sys.modules:
         return sys.modules[name]
-    path = osp.join(REPO_ROOT, "jseg_ret", "datasets", "label_maps.py")
+    path = osp.join(REPO_ROOT, "jseg_ret", *relpath)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -27,7 +28,8 @@ def _load_label_maps():
     return module
 
 
-label_maps = _load_label_maps()
+label_maps = _load_leaf_module("jseg_ret_label_maps", "datasets", "label_maps.py")
+fileio = _load_leaf_module("jseg_ret_fileio", "utils", "fileio.py")
 
 
 def track_parallel_progress(func, items, nproc=1, desc=None, chunksize=1):
@@ -65,13 +67,13 @@ def apply_lut(label, lut):
 
 
 def save_label(label, path, palette=None):
-    """Write a uint8 class-id PNG (palette PNG when a flat palette is given)."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    """Write a uint8 class-id PNG (palette PNG when a flat palette is given), atomically."""
     img = Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8), "L")
     if palette is not None:
         img = Image.frombytes("P", img.size, img.tobytes())
         img.putpalette(palette)
-    img.save(path)
+    with fileio.atomic_path(path, "the label", suffix=".png", makedirs=True) as tmp:
+        img.save(tmp, format="PNG")
 
 
 def require_dir(path, what):
@@ -94,6 +96,4 @@ def read_list(path, what="list"):
 
 
 def write_list(path, names):
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.writelines(n + "\n" for n in names)
+    fileio.write_text(path, "".join(n + "\n" for n in names), "the list", makedirs=True)
