@@ -8,11 +8,7 @@ Each mode lives in tools/bench/<mode>.py with a ``main(argv)`` that parses its o
 """
 import argparse
 import importlib
-import os
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main(argv=None):

@@ -34,16 +34,12 @@ import sys
 import traceback
 from collections import OrderedDict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import jseg_ret.interop as interop  # noqa: E402  (prepares Jittor)
-from jseg_ret import Config, build_segmentor  # noqa: E402
-from jseg_ret.config import ConfigError  # noqa: E402
-from jseg_ret.interop.keymaps import get_family, is_classifier_key  # noqa: E402
+import jseg_ret.interop as interop
+from jseg_ret import Config, build_segmentor
+from jseg_ret.config import ConfigError
+from jseg_ret.interop.keymaps import get_family, is_classifier_key
 
 PTH_EXTS = (".pth", ".pt", ".bin")
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_WRITE_FAILED, EXIT_BUG = 0, 1, 2, 3, 4

@@ -16,17 +16,20 @@ import os
 import stat
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-import jseg_ret  # noqa: E402,F401
-from jseg_ret.apis import (colorize, default_palette, inference_segmentor,  # noqa: E402
-                           init_segmentor, overlay, save_png)
-from jseg_ret.config import ConfigError  # noqa: E402
-from jseg_ret.datasets import BadSampleError  # noqa: E402
-from jseg_ret.datasets.pipelines.loading import read_image  # noqa: E402
-from jseg_ret.interop import CheckpointError  # noqa: E402
+from jseg_ret.apis import (
+    colorize,
+    default_palette,
+    inference_segmentor,
+    init_segmentor,
+    overlay,
+    save_png,
+)
+from jseg_ret.config import ConfigError
+from jseg_ret.datasets import BadSampleError
+from jseg_ret.datasets.pipelines.loading import read_image
+from jseg_ret.interop import CheckpointError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 EXIT_BAD_INPUT = 2

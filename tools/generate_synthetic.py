@@ -12,8 +12,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _load_generator():
     # The generator needs only numpy and PIL; load it by path so that Jittor is not started.

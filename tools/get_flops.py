@@ -16,15 +16,9 @@ import argparse
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-import jseg_ret  # noqa: E402  (before jittor)
-from jseg_ret import Config, build_segmentor  # noqa: E402
-from jseg_ret.analysis.flops import CONVENTIONS, count_flops  # noqa: E402
-
-from bench.common import emit_json, parse_shape  # noqa: E402
+from bench.common import emit_json, parse_shape
+from jseg_ret import Config, build_segmentor
+from jseg_ret.analysis.flops import CONVENTIONS, count_flops
 
 # Published figures: (config basename, H, W) -> (GFLOPs, source).
 PUBLISHED = {

@@ -2,8 +2,9 @@
 # Install jseg_ret with its test extras and the system libraries it uses. Idempotent.
 #   - Debian's libdnnl-dev: oneDNN for fast CPU convolutions/matmuls (~100x Jittor's fallback)
 #   - OpenMPI (openmpi-bin, libopenmpi-dev): multi-process training through Jittor's MPI
-#   - pip install -e ".[test,vis]" (pytest, torch==2.13.0 pinned for parity tests; tensorboardX,
-#     tensorboard and matplotlib for TensorBoard logging and the analysis tools)
+#   - pip install -e ".[test,vis]" (pytest, torch==2.13.0 pinned for parity tests, ruff pinned for
+#     tools/test.sh's lint step; tensorboardX, tensorboard and matplotlib for TensorBoard logging
+#     and the analysis tools). Reinstalled when any is missing or ruff is not the pinned version.
 #   - warms Jittor's compile cache (its core compiles on first import, ~3 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +27,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The ruff pin lives in pyproject.toml's [test] extra ("ruff==X"): read it from there.
+RUFF_VERSION=$(sed -n 's/.*"ruff==\([^"]*\)".*/\1/p' pyproject.toml)
+[ -n "$RUFF_VERSION" ] || { echo "[install] no \"ruff==X\" pin in pyproject.toml" >&2; exit 1; }
 if ! $PY -c "import jseg_ret" >/dev/null 2>&1 || \
    ! $PY -m pip show jseg_ret >/dev/null 2>&1 || \
-   ! $PY -c "import torch, pytest, tensorboardX, tensorboard, matplotlib" >/dev/null 2>&1; then
+   ! $PY -c "import torch, pytest, tensorboardX, tensorboard, matplotlib" >/dev/null 2>&1 || \
+   [ "$($PY -m ruff --version 2>/dev/null)" != "ruff $RUFF_VERSION" ]; then
   echo "[install] pip install -e .[test,vis]"
   $PY -m pip install -q -e ".[test,vis]"
 fi

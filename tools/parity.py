@@ -30,18 +30,19 @@ import traceback
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from jseg_ret import Config, build_segmentor
+from jseg_ret.interop import (
+    CheckpointError,
+    load_checkpoint_into,
+    train_compare,
+    train_inputs,
+    train_parity,
+)
+from jseg_ret.ops import resize
+from jseg_ret.registry import OPTIMIZERS
+from jseg_ret.utils import fileio
 
-import jseg_ret  # noqa: E402,F401  (prepares Jittor before its import)
-import jittor as jt  # noqa: E402
-from jseg_ret import Config, build_segmentor  # noqa: E402
-from jseg_ret.interop import CheckpointError, load_checkpoint_into  # noqa: E402
-from jseg_ret.interop import train_compare, train_inputs, train_parity  # noqa: E402
-from jseg_ret.ops import resize  # noqa: E402
-from jseg_ret.registry import OPTIMIZERS  # noqa: E402
-from jseg_ret.utils import fileio  # noqa: E402
+import jittor as jt
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 OUTPUT_NAMES = ["backbone_out0", "backbone_out1", "backbone_out2", "backbone_out3",

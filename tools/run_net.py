@@ -30,17 +30,13 @@ import errno
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import jseg_ret  # noqa: E402  (prepares Jittor)
-from jseg_ret.config import Config, ConfigError, parse_cfg_options  # noqa: E402
-from jseg_ret.datasets import BadSampleError  # noqa: E402
-from jseg_ret.engine import (Runner, TrainingDiverged, is_main_process,  # noqa: E402
-                             latest_checkpoint)
-from jseg_ret.engine.checkpoint import OutputWriteError, write_output  # noqa: E402
-from jseg_ret.engine.dist import abort_job_on_error, get_rank, get_world_size  # noqa: E402
-from jseg_ret.engine.format_only import format_only, label_dir_problem  # noqa: E402
-from jseg_ret.interop import CheckpointError  # noqa: E402
+from jseg_ret.config import Config, ConfigError, parse_cfg_options
+from jseg_ret.datasets import BadSampleError
+from jseg_ret.engine import Runner, TrainingDiverged, is_main_process, latest_checkpoint
+from jseg_ret.engine.checkpoint import OutputWriteError, write_output
+from jseg_ret.engine.dist import abort_job_on_error, get_rank, get_world_size
+from jseg_ret.engine.format_only import format_only, label_dir_problem
+from jseg_ret.interop import CheckpointError
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 2, 3, 4, 130

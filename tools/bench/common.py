@@ -11,6 +11,7 @@ def machine_info():
             "cpu_count": os.cpu_count(), "processor": platform.processor()}
     try:
         import jseg_ret  # noqa: F401  (prepares Jittor: CPU fallback, oneDNN)
+
         import jittor as jt
         info["jittor"] = jt.__version__
         info["use_cuda"] = int(jt.flags.use_cuda)

@@ -12,21 +12,17 @@ per transform, and through build_dataloader with N worker processes (batches as 
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 
 import numpy as np
 
+from jseg_ret.config import Config
+from jseg_ret.datasets import build_dataloader, build_dataset
+
+from .common import emit_json, machine_info, print_table
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-import jseg_ret  # noqa: E402,F401  (prepares Jittor)
-from jseg_ret.config import Config  # noqa: E402
-from jseg_ret.datasets import build_dataloader, build_dataset  # noqa: E402
-
-from .common import emit_json, machine_info, print_table  # noqa: E402
-
 ADE_CONFIG = os.path.join(ROOT, "configs", "_base_", "datasets", "ade20k.py")
 
 

@@ -20,8 +20,9 @@
   Jittor's float16 is emulated).
 - inference runs the model fused for inference (``jseg_ret.models.fuse_for_inference``), as
   ``init_segmentor`` and the evaluator do; training the model itself.
-- ``--reference``: the plain formulation (built and run under ``jseg_ret.fast_path.fast_path(False)``:
-  NCHW layout, Jittor's generic kernels, no fusing), for before/after.
+- ``--reference``: the plain formulation (built and run under
+  ``jseg_ret.fast_path.fast_path(False)``: NCHW layout, Jittor's generic kernels, no fusing), for
+  before/after.
 The machine load (``os.getloadavg``) before and after and the hypervisor's CPU steal during the
 timed loop (``steal_%``, /proc/stat) are recorded: on a shared VM a timing is meaningful only when
 both are low.
@@ -32,18 +33,24 @@ import statistics
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import numpy as np
 
-import jseg_ret  # noqa: E402  (before jittor)
-import jittor as jt  # noqa: E402
-import numpy as np  # noqa: E402
-from jseg_ret.fast_path import fast_path  # noqa: E402
-from jseg_ret.models import fuse_for_inference  # noqa: E402
+import jseg_ret
+from jseg_ret.fast_path import fast_path
+from jseg_ret.models import fuse_for_inference
 
-from bench.common import (StealMeter, emit_json, machine_info, parse_shape, peak_rss_mb,  # noqa: E402
-                          print_table, reset_peak_rss, rss_mb)
+import jittor as jt
+
+from .common import (
+    StealMeter,
+    emit_json,
+    machine_info,
+    parse_shape,
+    peak_rss_mb,
+    print_table,
+    reset_peak_rss,
+    rss_mb,
+)
 
 
 def parse_args(argv):
@@ -207,6 +214,3 @@ def main(argv=None):
                "results": results}, args.json)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,7 +3,7 @@
   python tools/benchmark.py --op retention [--cases stage3,stress] [--batch 2] [--repeats 5]
                                            [--impls fused,naive,torch] [--json OUT]
 
-Cases are the shapes SegRet runs (design/RETENTION_OP.md); batch 8 unless ``--batch``.
+Cases are the shapes SegRet runs (CASES below); batch 8 unless ``--batch``.
 Each (case, impl) runs in a fresh subprocess so its memory can be measured:
 - time: median of ``--repeats`` after ``--warmup`` calls; "fwd" is inference (no autograd graph),
   "fwd+bwd" is forward plus the gradients of q, k, v;
@@ -71,10 +71,11 @@ def _distance(form, hw):
 
 
 def _jittor_steps(spec):
-    import jseg_ret  # noqa: F401  (prepares Jittor)
-    import jittor as jt
     import numpy as np
+
     from jseg_ret.ops import retention_1d, retention_2d
+
+    import jittor as jt
     form, shape, hw = spec["form"], tuple(spec["shape"]), tuple(spec["hw"])
     q, k, v, decay = (jt.array(x) for x in _inputs(np, shape))
     jt.sync_all(True)
@@ -129,8 +130,7 @@ def _torch_steps(spec):
 
 
 def worker(spec):
-    sys.path.insert(0, ROOT)
-    sys.path.insert(0, HERE)
+    # The worker runs this file as a script (see run_case): its folder, not tools/, is sys.path[0].
     from common import peak_rss_mb, reset_peak_rss, rss_mb, time_fn
     fwd, fwd_bwd, measure_memory = (_torch_steps if spec["impl"] == "torch"
                                     else _jittor_steps)(spec)
@@ -186,10 +186,7 @@ def run_case(case, impl, args):
 
 
 def main(argv=None):
-    sys.path.insert(0, HERE)
-    sys.path.insert(0, ROOT)
-    import jseg_ret  # noqa: F401  (prepares Jittor before machine_info imports it)
-    from common import emit_json, machine_info, print_table
+    from .common import emit_json, machine_info, print_table  # imported as bench.retention
     p = argparse.ArgumentParser(prog="benchmark.py --op retention", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", default=",".join(CASES),
@@ -240,8 +237,8 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        worker(json.loads(sys.argv[2]))
-    else:
-        sys.exit(main())
+if __name__ == "__main__":  # the worker of run_case; the benchmark itself: tools/benchmark.py
+    if len(sys.argv) != 3 or sys.argv[1] != "--worker":
+        sys.exit("usage: python tools/benchmark.py --op retention [options] (this file runs "
+                 "directly only as its worker: --worker SPEC)")
+    worker(json.loads(sys.argv[2]))

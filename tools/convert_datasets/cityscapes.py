@@ -16,8 +16,10 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import convert_common as common  # noqa: E402
+if __package__:  # imported as tools.convert_datasets.<name> (as the tests do)
+    from . import convert_common as common
+else:  # run as a script, python tools/convert_datasets/<name>.py: its folder is sys.path[0]
+    import convert_common as common
 
 POLY_SUFFIX = "_gtFine_polygons.json"
 IDS_SUFFIX = "_gtFine_labelIds.png"
@@ -34,7 +36,8 @@ def polygons_to_trainids(json_file):
         size = (int(ann["imgWidth"]), int(ann["imgHeight"]))
         objects = ann["objects"]
     except KeyError as e:
-        raise ValueError(f"{json_file}: missing key {e} (expected imgWidth, imgHeight, objects)")
+        raise ValueError(f"{json_file}: missing key {e} (expected imgWidth, imgHeight, "
+                         "objects)") from None
     img = Image.new("L", size, 255)  # 'unlabeled' has trainId 255
     draw = ImageDraw.Draw(img)
     for obj in objects:

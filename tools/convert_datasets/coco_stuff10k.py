@@ -15,9 +15,10 @@ import shutil
 import sys
 from functools import partial
 
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import convert_common as common  # noqa: E402
+if __package__:  # imported as tools.convert_datasets.<name> (as the tests do)
+    from . import convert_common as common
+else:  # run as a script, python tools/convert_datasets/<name>.py: its folder is sys.path[0]
+    import convert_common as common
 
 SPLITS = (("train", "train2014"), ("test", "test2014"))
 LUT = common.label_maps.coco_stuff10k_lut()

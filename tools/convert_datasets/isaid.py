@@ -24,8 +24,10 @@ from functools import partial
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import convert_common as common  # noqa: E402
+if __package__:  # imported as tools.convert_datasets.<name> (as the tests do)
+    from . import convert_common as common
+else:  # run as a script, python tools/convert_datasets/<name>.py: its folder is sys.path[0]
+    import convert_common as common
 
 Image.MAX_IMAGE_PIXELS = None  # iSAID images are up to ~13000 px a side
 MASK_SUFFIX = "_instance_color_RGB"
