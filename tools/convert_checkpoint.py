@@ -40,6 +40,7 @@ import jseg_ret.interop as interop
 from jseg_ret import Config, build_segmentor
 from jseg_ret.config import ConfigError
 from jseg_ret.interop.keymaps import get_family, is_classifier_key
+from jseg_ret.utils.fileio import OutputWriteError
 
 PTH_EXTS = (".pth", ".pt", ".bin")
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_WRITE_FAILED, EXIT_BUG = 0, 1, 2, 3, 4
@@ -210,6 +211,8 @@ def run(args):
             interop.save_pkl(converted, args.dst)
         else:
             interop.save_pth(converted, args.dst)
+    except OutputWriteError as e:  # its message names the path already
+        raise Failure(EXIT_WRITE_FAILED, str(e)) from e
     except (interop.CheckpointError, OSError) as e:
         raise Failure(EXIT_WRITE_FAILED, f"cannot write {args.dst}: {e}") from e
     _print_summary(len(converted["state_dict"]), dropped, report)

@@ -1,3 +1,3 @@
-from .config import Config, ConfigDict, ConfigError, parse_cfg_options
+from .config import Config, ConfigDict, ConfigError, import_custom_modules, parse_cfg_options
 
-__all__ = ["Config", "ConfigDict", "ConfigError", "parse_cfg_options"]
+__all__ = ["Config", "ConfigDict", "ConfigError", "import_custom_modules", "parse_cfg_options"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import importlib
 import os
 import re
 import types
@@ -268,7 +269,9 @@ class Config:
             ConfigError: A missing, unreadable or malformed file (or base file); the message
                 names it.
         """
-        return cls(_load_file(path), filename=os.path.abspath(path))
+        cfg = cls(_load_file(path), filename=os.path.abspath(path))
+        import_custom_modules(cfg.get("custom_imports"), cfg.filename)
+        return cfg
 
     @classmethod
     def fromstring(cls, text: str, suffix: str = ".py") -> Config:
@@ -407,6 +410,34 @@ class Config:
         else:
             text = self.pretty_text
         write_text(path, text, "the config", makedirs=True)
+
+
+def import_custom_modules(spec: Mapping[str, Any] | None, where: str = "config") -> None:
+    """Import the modules a config names in mmcv's ``custom_imports`` key, so that user classes
+    (hooks, datasets, models) register themselves before anything is built.
+
+    Args:
+        spec: ``dict(imports=[module names], allow_failed_imports=False)`` or None.
+        where: The config file, for error messages.
+
+    Raises:
+        ConfigError: A malformed ``custom_imports``, or a module that cannot be imported
+            (unless ``allow_failed_imports``); the message names the module.
+    """
+    if spec is None:
+        return
+    imports = spec.get("imports") if isinstance(spec, Mapping) else None
+    if isinstance(imports, str):
+        imports = [imports]
+    if not isinstance(imports, (list, tuple)) or not all(isinstance(m, str) for m in imports):
+        raise ConfigError(f"{where}: custom_imports={spec!r}: expected "
+                          f"dict(imports=['module', ...], allow_failed_imports=False)")
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            if not spec.get("allow_failed_imports", False):
+                raise ConfigError(f"{where}: custom_imports: cannot import {name!r}: {e}") from e
 
 
 def _unknown_key(node, key, path, dotted):
