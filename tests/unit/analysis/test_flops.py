@@ -5,14 +5,14 @@ import os
 import numpy as np
 import pytest
 
-from jseg_ret import Config, build_segmentor  # first: prepares Jittor
-import jittor as jt  # noqa: E402
-from jittor import nn  # noqa: E402
-from jseg_ret.bricks import BatchNorm2d  # noqa: E402
-from jseg_ret.models.backbones.rmt import VisionRetention  # noqa: E402
-from jseg_ret.analysis.flops import count_flops, matmul_macs  # noqa: E402
+from jseg_ret import Config, build_segmentor
+import jittor as jt
+from jittor import nn
+from jseg_ret.bricks import BatchNorm2d
+from jseg_ret.models.backbones.rmt import VisionRetention
+from jseg_ret.analysis.flops import count_flops, matmul_macs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
 
 
 class Tiny(nn.Module):

@@ -3,28 +3,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 from jseg_ret.apis import inference_segmentor
-from jseg_ret.config import Config
 
-PIPELINE = [dict(type="LoadImageFromFile"),
-            dict(type="Normalize", mean=[0, 0, 0], std=[1, 1, 1], to_rgb=True),
-            dict(type="ImageToTensor", keys=["img"]), dict(type="Collect", keys=["img"])]
-
-
-class ArgmaxModel:
-    """Class = index of the largest channel of the normalized (RGB) input: channel order shows."""
-
-    def __init__(self, pipeline=PIPELINE):
-        self.cfg = Config(dict(data=dict(test=dict(pipeline=pipeline))))
-        self.CLASSES, self.PALETTE = ("r", "g", "b"), [[255, 0, 0], [0, 255, 0], [0, 0, 255]]
-        self.num_classes = 3
-
-    def eval(self):
-        return self
-
-    def simple_test(self, img, meta):
-        return [img.numpy()[0].argmax(axis=0)]
+from tests.helpers.stubs import PIPELINE, ArgmaxModel
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401  (prepares Jittor)
 import jittor as jt
 from jseg_ret.bricks import (Conv2d, ConvModule, DropPath, Dropout2d, LayerNorm2d,
                              build_norm_layer)

@@ -1,15 +1,13 @@
 """--cfg-options: unknown keys are errors naming close matches, '+key' adds, values parse or
 fail naming the option (issue 17, items 12 and 17)."""
 import os
-import sys
 
 import pytest
 
 from jseg_ret.config import Config, ConfigError, parse_cfg_options
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import run_net  # noqa: E402
+import run_net
+from tests.helpers.paths import ROOT
 
 BASE = dict(runner=dict(type="IterBasedRunner", max_iters=4),
             optimizer=dict(type="AdamW", lr=1e-4, weight_decay=0.01),

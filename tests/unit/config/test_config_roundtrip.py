@@ -8,7 +8,8 @@ import pytest
 from jseg_ret.config import Config
 from jseg_ret.datasets.pipelines import Compose, MultiScaleFlipAug
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True)
                  if "_base_" not in p.split(os.sep))
 

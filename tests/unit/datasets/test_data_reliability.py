@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 from jseg_ret.datasets import BadSampleError, CustomDataset
 from jseg_ret.datasets.pipelines import LoadImageFromFile
 from jseg_ret.datasets.pipelines.loading import read_image

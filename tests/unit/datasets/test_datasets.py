@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 from jseg_ret.config import Config
 from jseg_ret.datasets import (ADE20KDataset, BadSampleError, BDD100KDataset, CityscapesDataset,
                                COCOStuffDataset, ConcatDataset, CustomDataset,
                                PascalContextDataset59, PascalVOCDataset, SyntheticDataset,
                                build_dataset, generate_synthetic_dataset, iSAIDDataset)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 TRAIN = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"),
          dict(type="DefaultFormatBundle"), dict(type="Collect", keys=["img", "gt_semantic_seg"])]
 

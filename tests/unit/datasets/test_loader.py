@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 import jittor as jt
 from jseg_ret.datasets import CustomDataset, build_dataloader, collate, shard_indices
 

@@ -1,5 +1,6 @@
-"""Run by tests/unit/test_mpi_reliability.py under ``mpirun -np 2``: train the tiny config through
-``Runner.train`` (the guarded entry point), optionally resuming, killed or failing on purpose.
+"""Run by tests/unit/engine/test_mpi_reliability.py under ``mpirun -np 2``: train the tiny config
+through ``Runner.train`` (the guarded entry point), optionally resuming, killed or failing on
+purpose.
 
   mpi_train_worker.py CFG WORK OUT [--resume] [--kill-in-iter N] [--fail-save]
 
@@ -12,18 +13,14 @@ import argparse
 import errno
 import os
 import signal
-import sys
 import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import jseg_ret  # noqa: E402,F401
-from jseg_ret.config import Config  # noqa: E402
-from jseg_ret.engine import Runner, runner as runner_module  # noqa: E402
-from jseg_ret.engine.dist import get_rank  # noqa: E402
+import jseg_ret  # noqa: F401  (first: prepares Jittor)
+from jseg_ret.config import Config
+from jseg_ret.engine import Runner, runner as runner_module
+from jseg_ret.engine.dist import get_rank
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Run by tests/unit/test_mpi.py, once under ``mpirun -np 2`` and once as a single process:
+"""Run by tests/unit/engine/test_mpi.py, once under ``mpirun -np 2`` and once as a single process:
 train a few iterations with the same global batch, save each rank's parameters, then evaluate a
 fixed checkpoint (per-rank accumulators merged) and write eval_results.json on rank 0."""
 import os
@@ -6,15 +6,12 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import jseg_ret  # noqa: E402,F401
-import jittor as jt  # noqa: E402
-from jseg_ret.config import Config  # noqa: E402
-from jseg_ret.datasets import build_dataset  # noqa: E402
-from jseg_ret.engine import Runner, evaluate_dataset, load_checkpoint  # noqa: E402
-from jseg_ret.engine.dist import get_rank, get_world_size  # noqa: E402
+import jseg_ret  # noqa: F401  (first: prepares Jittor)
+import jittor as jt
+from jseg_ret.config import Config
+from jseg_ret.datasets import build_dataset
+from jseg_ret.engine import Runner, evaluate_dataset, load_checkpoint
+from jseg_ret.engine.dist import get_rank, get_world_size
 
 
 def main(cfg_path, out_dir, global_batch, eval_ckpt):

@@ -7,7 +7,6 @@ import os
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401
 import jittor as jt
 from jittor import nn
 from jseg_ret.bricks import ConvModule

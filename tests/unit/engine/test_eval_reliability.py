@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 from jittor import nn
 from jseg_ret.datasets import BadSampleError, ConcatDataset, CustomDataset, RepeatDataset
 from jseg_ret.engine.evaluator import evaluate_dataset

@@ -2,42 +2,36 @@
 across ranks, agreement with the single process, and merged evaluation equal to one pass."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from test_training import TINY  # the tiny SegRet on synthetic data
+from tests.helpers.mpi import REQUIRES_MPI, load_npz, mpirun_cmd
+from tests.helpers.paths import subprocess_env
+from tests.helpers.tiny import synthetic_data, write_tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKER = os.path.join(ROOT, "tests", "mpi_worker.py")
-MPIRUN = shutil.which("mpirun")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi_worker.py")
 
-pytestmark = [pytest.mark.mpi,
-              pytest.mark.skipif(MPIRUN is None, reason="OpenMPI not installed (mpirun)")]
+pytestmark = REQUIRES_MPI
 
 
 def run(cmd, env=None):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
-                       env=dict(os.environ, PYTHONPATH=ROOT, **(env or {})))
+                       env=subprocess_env(**(env or {})))
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     return r
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from jseg_ret.datasets import generate_synthetic_dataset
     base = tmp_path_factory.mktemp("mpi")
-    data = base / "synthetic"
-    generate_synthetic_dataset(str(data), num_train=8, num_val=3, seed=1, min_size=64,
-                               max_size=80)
-    cfg = base / "tiny.py"
+    data = synthetic_data(base / "synthetic", num_train=8, num_val=3, seed=1)
     # No dropout / drop-path: their random masks are drawn per rank. SGD rather than AdamW:
     # its update is linear in the gradient, so float noise in the all-reduce stays noise (Adam's
     # m/sqrt(v) turns it into lr-sized steps wherever a gradient is ~0).
-    cfg.write_text(TINY.format(root=ROOT, data=data) + """
+    cfg = write_tiny_config(base / "tiny.py", data, """
 model = dict(backbone=dict(drop_path_rate=0.0), decode_head=dict(dropout_ratio=0.0))
 optimizer = dict(_delete_=True, type="SGD", lr=0.05, momentum=0.9, weight_decay=1e-4)
 optimizer_config = dict(_delete_=True)
@@ -48,20 +42,12 @@ optimizer_config = dict(_delete_=True)
     run([sys.executable, WORKER, str(cfg), str(out), "4"])
     ckpt = str(out / "work_w1" / "iter_3.pkl")
     run([sys.executable, WORKER, str(cfg), str(out), "4", ckpt])
-    mpi = [MPIRUN, "-np", "2", "--oversubscribe"]
-    if os.geteuid() == 0:
-        mpi.append("--allow-run-as-root")
-    run(mpi + [sys.executable, WORKER, str(cfg), str(out), "4", ckpt])
+    run(mpirun_cmd() + [sys.executable, WORKER, str(cfg), str(out), "4", ckpt])
     return out
 
 
-def load(path):
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
-
-
 def test_ranks_hold_identical_parameters(runs):
-    r0, r1 = load(runs / "params_w2_r0.npz"), load(runs / "params_w2_r1.npz")
+    r0, r1 = load_npz(runs / "params_w2_r0.npz"), load_npz(runs / "params_w2_r1.npz")
     for k in r0:
         np.testing.assert_array_equal(r0[k], r1[k], err_msg=k)
 
@@ -73,7 +59,7 @@ def test_two_ranks_match_one_process_with_same_global_batch(runs):
     on the scale of each tensor's update: a real error (gradients summed instead of averaged, a
     rank on the wrong shard, unsynchronized BN) changes updates by tens of percent."""
     from jseg_ret.interop import load_pkl
-    single, multi = load(runs / "params_w1_r0.npz"), load(runs / "params_w2_r0.npz")
+    single, multi = load_npz(runs / "params_w1_r0.npz"), load_npz(runs / "params_w2_r0.npz")
     init = load_pkl(str(runs / "init.pkl"))["state_dict"]
     moved = 0
     for k in single:

@@ -2,7 +2,6 @@
 promptly with the message once (issue 17 item 4), and a killed run resumed from its last
 checkpoint ends bit-identical to an uninterrupted run on every rank (item 6)."""
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -11,25 +10,21 @@ import time
 import numpy as np
 import pytest
 
-from test_training import TINY  # the tiny SegRet on synthetic data
+from tests.helpers.mpi import REQUIRES_MPI, load_npz, mpirun_cmd
+from tests.helpers.paths import TOOLS, subprocess_env
+from tests.helpers.tiny import TINY, synthetic_data, write_tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKER = os.path.join(ROOT, "tests", "mpi_train_worker.py")
-RUN_NET = os.path.join(ROOT, "tools", "run_net.py")
-MPIRUN = shutil.which("mpirun")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mpi_train_worker.py")
+RUN_NET = os.path.join(TOOLS, "run_net.py")
 ABORT_WITHIN_S = 30  # from the failure to mpirun's exit
 # a job's limit: import, model build and first-use kernel compiles on a loaded 2-core machine
 STARTUP_S = int(os.environ.get("MPI_TEST_TIMEOUT", 600))
 
-pytestmark = [pytest.mark.mpi,
-              pytest.mark.skipif(MPIRUN is None, reason="OpenMPI not installed (mpirun)")]
+pytestmark = REQUIRES_MPI
 
 
 def mpirun(args):
-    cmd = [MPIRUN, "-np", "2", "--oversubscribe"]
-    if os.geteuid() == 0:
-        cmd.append("--allow-run-as-root")
-    return cmd + [sys.executable] + [str(a) for a in args]
+    return mpirun_cmd() + [sys.executable] + [str(a) for a in args]
 
 
 class Job:
@@ -48,7 +43,7 @@ class Job:
         self.start = time.time()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True,
-                                     env=dict(os.environ, PYTHONPATH=ROOT))
+                                     env=subprocess_env())
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -82,26 +77,17 @@ def run_ok(args):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from jseg_ret.datasets import generate_synthetic_dataset
     base = tmp_path_factory.mktemp("mpi_rel")
-    data = base / "synthetic"
     # 6 images: 3 per rank and epoch with one image per rank and batch, so a 4-iteration run
     # crosses an epoch boundary and a resume at 2 starts inside an epoch
-    generate_synthetic_dataset(str(data), num_train=6, num_val=2, seed=1, min_size=64,
-                               max_size=80)
-    cfg = base / "tiny.py"
+    data = synthetic_data(base / "synthetic", num_train=6, num_val=2, seed=1)
     tiny_cfg = TINY.replace("samples_per_gpu=2", "samples_per_gpu=1")
     assert tiny_cfg != TINY
-    cfg.write_text(tiny_cfg.format(root=ROOT, data=data) + """
+    cfg = write_tiny_config(base / "tiny.py", data, """
 runner = dict(max_iters=4)
 checkpoint_config = dict(interval=2, max_keep_ckpts=5)
-""")
+""", template=tiny_cfg)
     return base, cfg, data
-
-
-def load(path):
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
 
 
 def assert_same(a, b, what):
@@ -128,9 +114,10 @@ def test_killed_run_resumes_bit_identical_on_every_rank(tiny):
     run_ok([WORKER, cfg, resumed, resumed, "--resume"])
 
     for rank in (0, 1):
-        assert_same(load(straight / f"params_r{rank}.npz"), load(resumed / f"params_r{rank}.npz"),
+        assert_same(load_npz(straight / f"params_r{rank}.npz"),
+                    load_npz(resumed / f"params_r{rank}.npz"),
                     f"rank {rank}: resumed vs uninterrupted")
-    assert_same(load(straight / "params_r0.npz"), load(straight / "params_r1.npz"),
+    assert_same(load_npz(straight / "params_r0.npz"), load_npz(straight / "params_r1.npz"),
                 "uninterrupted run: rank 0 vs rank 1")
     a, b = load_pkl(str(straight / "iter_4.pkl")), load_pkl(str(resumed / "iter_4.pkl"))
     assert a["optimizer"]["n_step"] == b["optimizer"]["n_step"] == 4

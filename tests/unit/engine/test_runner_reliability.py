@@ -14,34 +14,29 @@ import sys
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401
 import jittor as jt
 from jseg_ret.config import Config, ConfigError
-from jseg_ret.datasets import build_dataset, generate_synthetic_dataset
+from jseg_ret.datasets import build_dataset
 from jseg_ret.engine import Runner, TrainingDiverged, build_lr_schedule
 from jseg_ret.engine.checkpoint import MANIFEST, latest_checkpoint
 from jseg_ret.engine.runner import check_num_classes
 from jseg_ret.interop import CheckpointError, export_pth, load_pkl
 from jseg_ret.models import build_segmentor
-from test_training import ROOT, TINY
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import run_net  # noqa: E402
+import run_net
+from tests.helpers.paths import ROOT
+from tests.helpers.tiny import synthetic_data, write_tiny_config
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    data = tmp_path_factory.mktemp("reliability") / "synthetic"
-    generate_synthetic_dataset(str(data), num_train=6, num_val=2, seed=0, min_size=64,
-                               max_size=80)
-    return data
+    return synthetic_data(tmp_path_factory.mktemp("reliability") / "synthetic", num_train=6,
+                          num_val=2)
 
 
 @pytest.fixture(scope="module")
 def cfg_path(data_dir):
-    path = data_dir.parent / "tiny.py"
-    path.write_text(TINY.format(root=ROOT, data=data_dir))
-    return str(path)
+    return str(write_tiny_config(data_dir.parent / "tiny.py", data_dir))
 
 
 def tiny(cfg_path, **overrides):
@@ -217,14 +212,11 @@ def test_run_net_user_errors_are_one_line(cfg_path, data_dir, tmp_path, capsys):
 
 
 def test_run_net_bad_training_image_is_one_line(data_dir, tmp_path, capsys):
-    data = tmp_path / "synthetic"
-    generate_synthetic_dataset(str(data), num_train=2, num_val=1, seed=0, min_size=64,
-                               max_size=80)
+    data = synthetic_data(tmp_path / "synthetic", num_train=2, num_val=1)
     img_dir = data / "img_dir" / "train"
     victim = sorted(os.listdir(img_dir))[0]
     (img_dir / victim).write_bytes((img_dir / victim).read_bytes()[:40])  # truncated
-    cfg = tmp_path / "bad.py"
-    cfg.write_text(TINY.format(root=ROOT, data=data))
+    cfg = write_tiny_config(tmp_path / "bad.py", data)
     assert run_net.main(["--config-file", str(cfg), "--work-dir", str(tmp_path / "w"),
                          "--no-progress", "--cfg-options", "runner.max_iters=1"]) == 2
     err = capsys.readouterr().err.strip()

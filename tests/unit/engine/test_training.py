@@ -2,60 +2,23 @@
 train/val/test/demo outputs, and clear errors for bad input."""
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
-import jittor as jt
 from jseg_ret.config import Config
-from jseg_ret.datasets import generate_synthetic_dataset
 from jseg_ret.engine import Runner, TrainingDiverged
 from jseg_ret.interop import load_pkl
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-TINY = """
-_base_ = ["{root}/configs/quickstart/segret-t_synthetic.py"]
-model = dict(
-    backbone=dict(embed_dims=[16, 32, 32, 64], depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
-                  mlp_ratios=[2, 2, 2, 2], drop_path_rate=0.1, retention_impl="naive"),
-    decode_head=dict(in_channels=[16, 32, 32, 64], channels=16, dropout_ratio=0.1,
-                     decoder_params=dict(embed_dim=32)))
-crop_size = (64, 64)
-data_root = "{data}"
-train_pipeline = [
-    dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"),
-    dict(type="Resize", img_scale=None, ratio_range=(0.75, 1.25)),
-    dict(type="RandomCrop", crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type="RandomFlip", prob=0.5),
-    dict(type="PhotoMetricDistortion", brightness_delta=16),
-    dict(type="Normalize", mean=[128.0] * 3, std=[50.0] * 3, to_rgb=True),
-    dict(type="Pad", size=crop_size, pad_val=0, seg_pad_val=255),
-    dict(type="DefaultFormatBundle"), dict(type="Collect", keys=["img", "gt_semantic_seg"])]
-data = dict(samples_per_gpu=2, workers_per_gpu=0,
-            train=dict(data_root=data_root, pipeline=train_pipeline),
-            val=dict(data_root=data_root), test=dict(data_root=data_root))
-runner = dict(max_iters=4)
-lr_config = dict(warmup_iters=2)
-checkpoint_config = dict(interval=2, max_keep_ckpts=5)
-evaluation = dict(interval=None)  # no validation
-log_config = dict(interval=1)
-"""
+from tests.helpers.tiny import synthetic_data, write_tiny_config
 
 
 @pytest.fixture(scope="module")
 def tiny_cfg_path(tmp_path_factory):
     base = tmp_path_factory.mktemp("train")
-    data = base / "synthetic"
-    generate_synthetic_dataset(str(data), num_train=6, num_val=2, seed=0, min_size=64,
-                               max_size=80)
-    path = base / "tiny.py"
-    path.write_text(TINY.format(root=ROOT, data=data))
-    return str(path)
+    data = synthetic_data(base / "synthetic", num_train=6, num_val=2)
+    return str(write_tiny_config(base / "tiny.py", data))
 
 
 def params_of(model):

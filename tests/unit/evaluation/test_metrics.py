@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401  (prepares Jittor before anything imports it)
 from jseg_ret.evaluation import (IoUAccumulator, cityscapes_export, cityscapes_result_path,
                                  format_table, intersect_and_union, save_summary_json,
                                  trainid_to_labelid)

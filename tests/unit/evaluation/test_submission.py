@@ -4,7 +4,6 @@ non-empty --save-dir refused), written files scored like the in-process evaluati
 and MPI ranks writing disjoint shares."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,9 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 from jseg_ret.config import Config
-from jseg_ret.datasets import build_dataset, generate_synthetic_dataset
+from jseg_ret.datasets import build_dataset
 from jseg_ret.datasets.ade import ADE20KDataset
 from jseg_ret.datasets.bdd100k import BDD100KDataset
 from jseg_ret.datasets.cityscapes import CityscapesDataset
@@ -30,12 +28,10 @@ from jseg_ret.evaluation import IoUAccumulator
 from jseg_ret.evaluation.submission import submission_format
 from jseg_ret.models import build_segmentor
 
-from test_training import TINY  # the tiny SegRet on synthetic data
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-import run_net  # noqa: E402
+import run_net
+from tests.helpers.mpi import MPIRUN, mpirun_cmd
+from tests.helpers.paths import subprocess_env
+from tests.helpers.tiny import synthetic_data, write_tiny_config
 
 CITY_CFG = """
 _base_ = ["{tiny}"]
@@ -78,11 +74,8 @@ def make_cityscapes_tree(root, rng):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     base = tmp_path_factory.mktemp("submit")
-    data = base / "synthetic"
-    generate_synthetic_dataset(str(data), num_train=2, num_val=3, seed=0, min_size=64,
-                               max_size=80)
-    tiny = base / "tiny.py"
-    tiny.write_text(TINY.format(root=ROOT, data=data))
+    data = synthetic_data(base / "synthetic", num_train=2, num_val=3)
+    tiny = write_tiny_config(base / "tiny.py", data)
     city = base / "cityscapes"
     images = make_cityscapes_tree(str(city), np.random.RandomState(0))
     city_cfg = base / "city.py"
@@ -254,26 +247,19 @@ def test_format_only_with_aug_test_on_synthetic(setup, tmp_path, monkeypatch):
     assert score_files(dataset, str(out)).summary()["mIoU"] == results["mIoU"]
 
 
-MPIRUN = shutil.which("mpirun")
-
-
 @pytest.mark.mpi
 @pytest.mark.skipif(MPIRUN is None, reason="OpenMPI not installed (mpirun)")
 def test_mpi_ranks_write_disjoint_shares(setup, tmp_path):
     """2 ranks (one mpirun, run_net.main twice) write the files one process predicts, and merge
     the confusion matrix into the one-process matrix."""
-    mpi = [MPIRUN, "-np", "2", "--oversubscribe"]
-    if os.geteuid() == 0:
-        mpi.append("--allow-run-as-root")
     common = ["--config-file", setup["city_cfg"], "--checkpoint", setup["ckpts"]["city"],
               "--no-progress"]
     fmt = common + ["--task", "test", "--save-dir", str(tmp_path / "mpi"), "--work-dir",
                     str(tmp_path / "w")]
     val = common + ["--task", "val", "--confusion-matrix", "--work-dir", str(tmp_path / "m")]
-    script = (f"import sys; sys.path.insert(0, {os.path.join(ROOT, 'tools')!r}); "
-              f"import run_net; sys.exit(run_net.main({fmt!r}) or run_net.main({val!r}))")
-    r = subprocess.run(mpi + [sys.executable, "-c", script], capture_output=True, text=True,
-                       timeout=900, env=dict(os.environ, PYTHONPATH=ROOT))
+    script = f"import sys, run_net; sys.exit(run_net.main({fmt!r}) or run_net.main({val!r}))"
+    r = subprocess.run(mpirun_cmd() + [sys.executable, "-c", script], capture_output=True,
+                       text=True, timeout=900, env=subprocess_env())
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     assert r.stdout.count("wrote 3 cityscapes prediction PNGs") == 1  # rank 0 reports
 

@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401
 from jseg_ret import Config, build_segmentor
 from jseg_ret.interop import CheckpointError, load_checkpoint_into
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 NEW = ("neck.refine.", "decode_head.proj_head.")
 
 

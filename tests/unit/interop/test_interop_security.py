@@ -21,6 +21,8 @@ from jseg_ret.interop import CheckpointError, load_pkl, load_pth
 from jseg_ret.interop import safe_pickle
 from jseg_ret.interop.pth_reader import LEGACY_MAGIC, LEGACY_PROTOCOL
 
+from tests.helpers.paths import subprocess_env
+
 FIXTURES = ("segret_t_ade20k", "segnext_t_ade20k")
 MB = 2 ** 20
 
@@ -295,7 +297,6 @@ EXPECTED = {
 
 _PROBE = r"""
 import json, os, re, resource, sys
-sys.path.insert(0, sys.argv[1])
 from jseg_ret.interop import CheckpointError, load_pth
 
 def rss_kb(field):
@@ -304,7 +305,7 @@ def rss_kb(field):
 size = rss_kb('VmSize') * 1024
 resource.setrlimit(resource.RLIMIT_AS, (size + 2 * 2 ** 30, resource.RLIM_INFINITY))
 out = {}
-for path in sys.argv[2:]:
+for path in sys.argv[1:]:
     open('/proc/self/clear_refs', 'w').write('5')  # VmHWM := current RSS
     base = rss_kb('VmRSS')
     try:
@@ -329,13 +330,13 @@ def _clear_refs_works():
 
 
 @pytest.fixture(scope="module")
-def bomb_results(tmp_path_factory, repo_root):
+def bomb_results(tmp_path_factory):
     if not _clear_refs_works():
         pytest.skip("needs /proc/self/clear_refs to measure each case's peak memory")
     d = tmp_path_factory.mktemp("bombs")
     paths = {name: str(make(d)) for name, make in BOMBS.items()}
-    proc = subprocess.run([sys.executable, "-c", _PROBE, repo_root, *paths.values()],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *paths.values()],
+                          capture_output=True, text=True, timeout=300, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
     return {name: (path, results[path]) for name, path in paths.items()}

@@ -9,14 +9,16 @@ import time
 import numpy as np
 import pytest
 
-from jseg_ret import Config, build_segmentor  # first: prepares Jittor
-import jittor as jt  # noqa: E402
+from jseg_ret import Config, build_segmentor
+import jittor as jt
 from jseg_ret.models.losses.pixel_contrast import (PixelContrastLoss, nearest_labels,
                                                    pixel_contrast, sample_anchors)
 from jseg_ret.models.necks.frm import FRM, DisentangledNonLocal, PolyphasePool2d, pool_to
 from jseg_ret.registry import HEADS, NECKS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.models import trainable_count
+from tests.helpers.paths import ROOT
+
 CFG_DIR = os.path.join(ROOT, "configs", "frm")
 MAIN = os.path.join(CFG_DIR, "frm-van-b1_1024x1024_cityscapes.py")
 # trainable parameters of this implementation (19 classes); the FRM itself is 1,053,185 of them
@@ -30,11 +32,6 @@ PARAMS = {
     "frm-van-b1_1024x1024_cityscapes_nl.py": 18_684_627,  # no unary conv (129)
     "frm-van-b1_1024x1024_cityscapes_no-contrast.py": 18_651_732,  # no projection head
 }
-
-
-def trainable_count(module):
-    module.train()
-    return sum(int(np.prod(p.shape)) for p in module.parameters() if not p.is_stop_grad())
 
 
 def features(seed=0, n=2, channels=(8, 16, 24, 32), size=32):

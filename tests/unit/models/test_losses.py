@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401
 import jittor as jt
 from jseg_ret.models.losses import CrossEntropyLoss, accuracy
 

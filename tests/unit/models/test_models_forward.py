@@ -12,13 +12,14 @@ import re
 import numpy as np
 import pytest
 
-from jseg_ret import Config, build_segmentor  # first: prepares Jittor
-import jittor as jt  # noqa: E402
-from jseg_ret.engine import build_optimizer  # noqa: E402
-from jseg_ret.fast_path import fast_path  # noqa: E402
-from jseg_ret.models import FusedModelError, fuse_for_inference, is_fused  # noqa: E402
+from jseg_ret import Config, build_segmentor
+import jittor as jt
+from jseg_ret.engine import build_optimizer
+from jseg_ret.fast_path import fast_path
+from jseg_ret.models import FusedModelError, fuse_for_inference, is_fused
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 TOL = 1e-5
 SHAPE = (1, 3, 64, 64)
 

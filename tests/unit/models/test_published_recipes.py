@@ -11,11 +11,12 @@ import os
 import numpy as np
 import pytest
 
-from jseg_ret import Config, build_segmentor  # first: prepares Jittor
+from jseg_ret import Config, build_segmentor
 from jseg_ret.engine.optimizer import param_multipliers
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("JSEG_RET_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
+from tests.helpers.models import trainable_count
+from tests.helpers.paths import ROOT, SHARED
+
 RECIPES_PATH = os.path.join(SHARED, "reference", "published_recipes.json")
 
 
@@ -192,9 +193,7 @@ def test_model_builds_with_its_decoder_width(name, shared_dir):
                                          NUM_CLASSES[dataset])
     cfg = Config.fromfile(os.path.join(ROOT, "configs", name))
     model = build_segmentor(cfg.model)  # built only: no forward
-    model.train()  # eval() marks every var stop_grad
-    count = sum(int(np.prod(p.shape)) for p in model.parameters() if not p.is_stop_grad())
-    assert count == expected
+    assert trainable_count(model) == expected
 
 
 def test_segret_recipe_groups_every_backbone_norm():

@@ -7,11 +7,12 @@ import os
 import numpy as np
 import pytest
 
-from jseg_ret import Config, build_segmentor  # first: prepares Jittor
-import jittor as jt  # noqa: E402
-from jseg_ret.utils import CompileCounter, fast_path  # noqa: E402
+from jseg_ret import Config, build_segmentor
+import jittor as jt
+from jseg_ret.utils import CompileCounter, fast_path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 CONFIG = os.path.join(ROOT, "configs", "segret", "segret-t_512x512_ade20k.py")
 H, W = 64, 64
 

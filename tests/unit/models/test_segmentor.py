@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401
 import jittor as jt
 from jittor import nn
 from jseg_ret.models import build_segmentor

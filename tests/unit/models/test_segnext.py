@@ -7,12 +7,14 @@ import os
 import numpy as np
 import pytest
 
-from jseg_ret import Config, build_segmentor  # first: prepares Jittor
-import jittor as jt  # noqa: E402
+from jseg_ret import Config, build_segmentor
+import jittor as jt
 from jseg_ret.models.backbones.conv_attention import MultiScaleConvAttention
 from jseg_ret.models.decode_heads.ham_head import NMF2D
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.models import read_reference, trainable_count
+from tests.helpers.paths import ROOT
+
 CONFIG_DIR = os.path.join(ROOT, "configs", "segnext")
 EXPECTED_PARAMS = {"t": 4_263_414, "s": 13_932_886, "b": 27_636_310, "l": 48_926_550}
 # Jittor's BatchNorm keeps no step counter; the converter re-creates these on export.
@@ -25,23 +27,6 @@ DATASETS = {  # config tag -> (classes, iterations, test mode)
     "480x480_pascal-context-59": (59, 80000, "slide"),
     "896x896_isaid": (16, 160000, "whole"),
 }
-
-
-def read_reference(shared_dir, variant):
-    path = os.path.join(shared_dir, "reference", f"segnext_{variant}_ade20k_state_dict.tsv")
-    keys = {}
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            key, shape = line.rstrip("\n").split("\t")
-            keys[key] = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
-    return keys
-
-
-def trainable_count(model):
-    model.train()
-    return sum(int(np.prod(p.shape)) for p in model.parameters() if not p.is_stop_grad())
 
 
 def config_path(variant, tag):
@@ -63,7 +48,7 @@ def test_every_variant_has_every_dataset_config():
 @pytest.mark.parametrize("variant", "tsbl")
 def test_state_dict_and_parameter_count_match_reference(variant, shared_dir):
     model = build(config_path(variant, "512x512_ade20k"))
-    ref = read_reference(shared_dir, variant)
+    ref = read_reference(shared_dir, "segnext", variant)
     sd = model.state_dict()
     expected = {k for k in ref if not k.endswith(JITTOR_ABSENT_SUFFIX)}
     assert set(sd) == expected, (sorted(set(sd) - expected)[:5], sorted(expected - set(sd))[:5])

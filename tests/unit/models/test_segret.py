@@ -6,31 +6,16 @@ import os
 import numpy as np
 import pytest
 
-from jseg_ret import Config, build_segmentor  # first: prepares Jittor
-import jittor as jt  # noqa: E402
+from jseg_ret import Config, build_segmentor
+import jittor as jt
 from jseg_ret.models.backbones.rmt import VisionRetention
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.models import read_reference, trainable_count
+from tests.helpers.paths import ROOT
+
 EXPECTED_PARAMS = {"t": 13_494_348, "s": 26_003_212, "b": 56_330_068, "l": 95_814_500}
 # Jittor's BatchNorm keeps no step counter; the converter re-creates these on export.
 JITTOR_ABSENT_SUFFIX = ".num_batches_tracked"
-
-
-def read_reference(shared_dir, variant):
-    path = os.path.join(shared_dir, "reference", f"segret_{variant}_ade20k_state_dict.tsv")
-    keys = {}
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            key, shape = line.rstrip("\n").split("\t")
-            keys[key] = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
-    return keys
-
-
-def trainable_count(model):
-    model.train()
-    return sum(int(np.prod(p.shape)) for p in model.parameters() if not p.is_stop_grad())
 
 
 def build(path, **backbone):
@@ -52,7 +37,7 @@ def test_every_variant_has_an_ade_config():
 def test_state_dict_and_parameter_count_match_reference(path, shared_dir):
     variant = os.path.basename(path).split("_")[0].split("-")[1]
     model = build(path)
-    ref = read_reference(shared_dir, variant)
+    ref = read_reference(shared_dir, "segret", variant)
     sd = model.state_dict()
     expected = {k for k in ref if not k.endswith(JITTOR_ABSENT_SUFFIX)}
     assert set(sd) == expected, (sorted(set(sd) - expected)[:5], sorted(expected - set(sd))[:5])

@@ -3,9 +3,9 @@ ReLU after each stage's projection), in the forward and in the model ``fuse_for_
 import numpy as np
 import pytest
 
-from jseg_ret.models.decode_heads.segret_head import SegFormerHeadWithRes  # first: prepares Jittor
-import jittor as jt  # noqa: E402
-from jseg_ret.models import fuse_for_inference  # noqa: E402
+from jseg_ret.models.decode_heads.segret_head import SegFormerHeadWithRes
+import jittor as jt
+from jseg_ret.models import fuse_for_inference
 
 IN_CHANNELS = [8, 16, 24, 32]
 

@@ -4,21 +4,17 @@ against a direct depthwise convolution."""
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401  (prepares Jittor)
-import jittor as jt  # noqa: E402
-from jittor import nn  # noqa: E402
+import jittor as jt
+from jittor import nn
 from jseg_ret.models.backbones.conv_attention import LargeKernelAttention
 from jseg_ret.registry import BACKBONES
+
+from tests.helpers.models import trainable_count
 
 # VAN paper, Table (ImageNet-1K): parameters in millions, classifier included
 PAPER_PARAMS_M = {"b0": 4.1, "b1": 13.9, "b2": 26.6, "b3": 44.8}
 # exact counts of this implementation: backbone only (4 stages and their norms)
 BACKBONE_PARAMS = {"b0": 3_848_800, "b1": 13_348_800, "b2": 26_065_472, "b3": 44_252_608}
-
-
-def trainable_count(module):
-    module.train()
-    return sum(int(np.prod(p.shape)) for p in module.parameters() if not p.is_stop_grad())
 
 
 @pytest.mark.parametrize("arch", ["b0", "b1", "b2", "b3"])

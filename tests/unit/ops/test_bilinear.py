@@ -4,9 +4,9 @@ channels-last variant used by the SegRet inference fast path."""
 import numpy as np
 import pytest
 
-from jseg_ret.ops import resize  # first: prepares Jittor
-import jittor as jt  # noqa: E402
-from jseg_ret.ops.bilinear import bilinear_resize_nhwc, source_index  # noqa: E402
+from jseg_ret.ops import resize
+import jittor as jt
+from jseg_ret.ops.bilinear import bilinear_resize_nhwc, source_index
 
 torch = pytest.importorskip("torch")
 

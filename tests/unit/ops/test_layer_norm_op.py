@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from jseg_ret.ops.layer_norm import applies, layer_norm, layer_norm_last  # first: Jittor
-import jittor as jt  # noqa: E402
-from jittor import nn  # noqa: E402
-from jseg_ret.utils import fast_path  # noqa: E402
+from jseg_ret.ops.layer_norm import applies, layer_norm, layer_norm_last
+import jittor as jt
+from jittor import nn
+from jseg_ret.utils import fast_path
 
 torch = pytest.importorskip("torch")
 

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 KERNEL = os.path.join(ROOT, "jseg_ret", "ops", "kernels", "retention_cuda.cu")
 EMULATOR = os.path.join(ROOT, "tests", "cuda", "emulate_retention.cc")
 

@@ -10,12 +10,12 @@ import os
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401  (first: prepares Jittor)
-import jittor as jt  # noqa: E402
-from jseg_ret.ops import kernels, retention_1d, retention_2d  # noqa: E402
-from jseg_ret.ops.retention import _resolve  # noqa: E402
+import jittor as jt
+from jseg_ret.ops import kernels, retention_1d, retention_2d
+from jseg_ret.ops.retention import _resolve
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 SEGRET_T = os.path.join(ROOT, "configs/segret/segret-t_512x512_ade20k.py")
 TOL = {"float32": 1e-5, "float64": 1e-10, "float16": 2e-3}
 

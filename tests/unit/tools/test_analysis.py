@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 from jseg_ret.config import Config, ConfigError
 from jseg_ret.engine import Runner, logger_hooks
 from jseg_ret.engine.logger import TrainLogger
@@ -18,12 +17,10 @@ from jseg_ret.engine.logger_hooks import build_logger_hooks
 from jseg_ret.evaluation import IoUAccumulator
 from jseg_ret.evaluation.confusion import ConfusionAccumulator
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOLS = os.path.join(ROOT, "tools")
-sys.path.insert(0, TOOLS)
-
-import analyze_logs  # noqa: E402
-import confusion_matrix  # noqa: E402
+import analyze_logs
+import confusion_matrix
+from tests.helpers.paths import TOOLS, subprocess_env
+from tests.helpers.tiny import synthetic_data, write_tiny_config
 
 
 def event_scalars(log_dir):
@@ -68,7 +65,7 @@ def test_missing_vis_extra_is_named(monkeypatch, tmp_path):
              "runpy.run_path(sys.argv[0], run_name='__main__')")
     for tool, arg in [("analyze_logs.py", "x.jsonl"), ("confusion_matrix.py", "x.json")]:
         r = subprocess.run([sys.executable, "-c", block, os.path.join(TOOLS, tool), arg],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=subprocess_env())
         assert r.returncode == 2, r.stderr
         assert "needs matplotlib" in r.stderr and "[vis]" in r.stderr, r.stderr
 
@@ -95,13 +92,8 @@ def test_tensorboard_hook_writes_readable_scalars(tmp_path):
 
 
 def test_training_with_tensorboard_and_confusion_from_config(tmp_path):
-    from test_training import TINY  # the tiny SegRet on synthetic data
-    from jseg_ret.datasets import generate_synthetic_dataset
-    data = tmp_path / "synthetic"
-    generate_synthetic_dataset(str(data), num_train=4, num_val=2, seed=0, min_size=64,
-                               max_size=80)
-    cfg_path = tmp_path / "tiny.py"
-    cfg_path.write_text(TINY.format(root=ROOT, data=data) + """
+    data = synthetic_data(tmp_path / "synthetic", num_train=4, num_val=2)
+    cfg_path = write_tiny_config(tmp_path / "tiny.py", data, """
 runner = dict(max_iters=2)
 evaluation = dict(interval=2, confusion_matrix=True)
 log_config = dict(interval=1, hooks=[dict(type="TensorboardLoggerHook")])

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-import jseg_ret  # noqa: F401  (first: prepares Jittor)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 SEGNEXT_T = os.path.join(ROOT, "configs", "segnext", "segnext-t_512x512_ade20k.py")
 
 

@@ -2,38 +2,16 @@
 not collide (14), user errors are one 'error:' line, tracebacks only with --debug (18), a bad
 image is reported and the rest still written, exit non-zero with the count (19)."""
 import os
-import sys
 import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
-from jseg_ret.config import Config
 from jseg_ret.interop import CheckpointError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import demo  # noqa: E402
-
-PIPELINE = [dict(type="LoadImageFromFile"),
-            dict(type="Normalize", mean=[0, 0, 0], std=[1, 1, 1], to_rgb=True),
-            dict(type="ImageToTensor", keys=["img"]), dict(type="Collect", keys=["img"])]
-
-
-class ArgmaxModel:
-    """Class = index of the largest RGB channel: instant, and its masks show the colours."""
-    CLASSES, PALETTE, num_classes = ("r", "g", "b"), [[255, 0, 0], [0, 255, 0], [0, 0, 255]], 3
-
-    def __init__(self):
-        self.cfg = Config(dict(data=dict(test=dict(pipeline=PIPELINE))))
-
-    def eval(self):
-        return self
-
-    def simple_test(self, img, meta):
-        return [img.numpy()[0].argmax(axis=0)]
+import demo
+from tests.helpers.stubs import ArgmaxModel
 
 
 @pytest.fixture

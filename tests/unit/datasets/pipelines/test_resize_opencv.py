@@ -9,7 +9,6 @@ import hashlib
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401
 from jseg_ret.datasets.pipelines import Compose, MultiScaleFlipAug, Resize
 from jseg_ret.datasets.pipelines.geometric import AlignedResize, ResizeToMultiple
 from jseg_ret.datasets.pipelines.image_ops import (imrescale, imresize, imresize_region,

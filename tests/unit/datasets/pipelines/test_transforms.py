@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jseg_ret  # noqa: F401
 from jseg_ret.datasets.pipelines import (AlignedResize, Collect, Compose, DefaultFormatBundle,
                                          ImageToTensor, LoadAnnotations, LoadImageFromFile,
                                          MultiScaleFlipAug, Normalize, Pad,
