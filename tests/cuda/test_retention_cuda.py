@@ -4,10 +4,9 @@ do not tile evenly, the 1-D form. Skips without a GPU (Jittor's use_cuda off).""
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401  (first: prepares Jittor and turns CUDA on where a GPU exists)
-import jittor as jt  # noqa: E402
-from jseg_ret.ops import kernels, retention_1d, retention_2d  # noqa: E402
-from jseg_ret.ops.retention import _resolve  # noqa: E402
+import jittor as jt
+from jseg_ret.ops import kernels, retention_1d, retention_2d
+from jseg_ret.ops.retention import _resolve
 
 pytestmark = [
     pytest.mark.cuda,

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-import jseg_ret  # noqa: F401  (prepares Jittor)
-import jittor as jt  # noqa: E402
+import jittor as jt
 from jseg_ret.models.decode_heads.ham_head import NMF2D
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 CONFIG = os.path.join(ROOT, "configs", "segnext", "segnext-t_512x512_ade20k.py")
 TOL = 1e-4
 

@@ -18,7 +18,8 @@ from jseg_ret.engine import optimizer as optimizer_mod
 from jseg_ret.interop import load_checkpoint_into, train_compare, train_inputs, train_parity
 from jseg_ret.models.decode_heads.ham_head import NMF2D
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 CONFIGS = {"segret_t_ade20k": os.path.join(ROOT, "configs", "segret",
                                            "segret-t_512x512_ade20k.py"),
            "segnext_t_ade20k": os.path.join(ROOT, "configs", "segnext",

@@ -8,7 +8,8 @@ package, not a dependency of the importing code)."""
 import ast
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
+
 PACKAGE = "jseg_ret"
 
 

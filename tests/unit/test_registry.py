@@ -1,6 +1,5 @@
 import pytest
 
-import jseg_ret  # noqa: F401  (registers the built-in components)
 from jseg_ret.registry import BACKBONES, HEADS, LOSSES, MODELS, Registry, build_from_cfg
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from jseg_ret import runtime
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers.paths import ROOT
 
 
 def run_py(code, **env):
