@@ -16,6 +16,7 @@ import copy
 import difflib
 import os
 import re
+import tempfile
 import types
 from typing import Any, ItemsView, Iterator, KeysView, Mapping, Sequence
 
@@ -277,7 +278,6 @@ class Config:
         Raises:
             ConfigError: Malformed text.
         """
-        import tempfile
         with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as f:
             f.write(text)
         try:

@@ -1,14 +1,18 @@
 """jseg_ret's parts are layered one way, and no package import hides in a function body.
 
 ``LAYERS`` says what each top-level part of the package builds on; a part may import the parts
-it builds on and, through them, everything below (the same table as CONTRIBUTING.md,
-"Layering"). The module graph comes from test_import_graph (every import statement, from the
-source); an edge between two parts must follow the table. Imports of the package sit at module
-level, where a reader sees what a module depends on.
+it builds on and, through them, everything below. CONTRIBUTING.md ("Layering") shows the same
+table, and a test keeps the two equal. The module graph comes from test_import_graph (every
+import statement, from the source); an edge between two parts must follow the table. Imports of
+the package sit at module level, where a reader sees what a module depends on.
 """
 import ast
+import os
+import re
 
-from tests.unit.test_import_graph import PACKAGE, find_cycle, imports_of, modules
+from tests.unit.test_import_graph import PACKAGE, ROOT, find_cycle, imports_of, modules
+
+CONTRIBUTING = os.path.join(ROOT, "CONTRIBUTING.md")
 
 # part -> the parts it builds on directly. PACKAGE is the package root (jseg_ret/__init__.py).
 LAYERS = {
@@ -100,6 +104,23 @@ def test_every_part_of_the_package_has_a_layer():
     assert parts == set(LAYERS), ("add new parts to LAYERS (and CONTRIBUTING.md), remove gone "
                                   f"ones: new {sorted(parts - set(LAYERS))}, "
                                   f"gone {sorted(set(LAYERS) - parts)}")
+
+
+def contributing_layers(path=CONTRIBUTING):
+    """The table of CONTRIBUTING.md's "Layering" section as {part: set of parts it builds on}."""
+    with open(path, encoding="utf-8") as f:
+        section = f.read().split("## Layering", 1)[1].split("\n## ", 1)[0]
+    table = {}
+    for row in re.findall(r"^\|(.*)\|$", section, re.M)[2:]:  # after the header and |---|
+        parts, builds_on = row.split("|")[:2]
+        names = [PACKAGE] if "package root" in parts else re.findall(r"`(\w+)`", parts)
+        for name in names:
+            table[name] = set(re.findall(r"`(\w+)`", builds_on))
+    return table
+
+
+def test_contributing_md_shows_the_same_layers():
+    assert contributing_layers() == {name: set(deps) for name, deps in LAYERS.items()}
 
 
 def test_imports_between_parts_point_down_the_layers():
