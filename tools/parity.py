@@ -31,14 +31,9 @@ import traceback
 import numpy as np
 
 from jseg_ret import Config, build_segmentor
-from jseg_ret.interop import (
-    CheckpointError,
-    load_checkpoint_into,
-    train_compare,
-    train_inputs,
-    train_parity,
-)
+from jseg_ret.interop import CheckpointError, load_checkpoint_into
 from jseg_ret.ops import resize
+from jseg_ret.parity import train_compare, train_inputs, train_parity
 from jseg_ret.registry import OPTIMIZERS
 from jseg_ret.utils import fileio
 

@@ -17,6 +17,7 @@ import difflib
 import importlib
 import os
 import re
+import tempfile
 import types
 from typing import Any, ItemsView, Iterator, KeysView, Mapping, Sequence
 
@@ -280,7 +281,6 @@ class Config:
         Raises:
             ConfigError: Malformed text.
         """
-        import tempfile
         with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as f:
             f.write(text)
         try:

@@ -1,5 +1,6 @@
 """Cityscapes (19 classes, trainIds with 255 = ignore)."""
 from ..registry import DATASETS
+from .cityscapes_export import cityscapes_export, cityscapes_result_path
 from .custom import CustomDataset
 
 CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
@@ -29,12 +30,10 @@ class CityscapesDataset(CustomDataset):
     def result_path(self, idx, imgfile_prefix):
         """Where the prediction for sample ``idx`` goes: ``<prefix>/<image basename>.png``, the
         flat naming of mmseg's format_results, which the official evaluation script globs."""
-        from ..evaluation.cityscapes_export import cityscapes_result_path
         return cityscapes_result_path(imgfile_prefix, self.img_infos[idx]["filename"])
 
     def export_prediction(self, pred_trainids, idx, imgfile_prefix, to_label_id=True):
         """Write one prediction (trainIds, original size) for the official evaluation."""
-        from ..evaluation.cityscapes_export import cityscapes_export
         return cityscapes_export(pred_trainids, self.result_path(idx, imgfile_prefix),
                                  to_label_id=to_label_id)
 

@@ -12,12 +12,14 @@ import colorsys
 import glob
 import json
 import math
+import multiprocessing as mp
 import os
 import os.path as osp
 from functools import partial
 
 import numpy as np
 from PIL import Image, ImageDraw
+from tqdm import tqdm
 
 # name, hue (degrees), texture — class 0 is the background (desaturated, no shape).
 SHAPE_CLASSES = (
@@ -207,7 +209,6 @@ def generate_synthetic_dataset(root, num_train=400, num_val=80, seed=0,
 def _run(fn, items, nproc, progress, desc):
     items = list(items)
     if nproc > 1 and len(items) > 1:
-        import multiprocessing as mp
         with mp.get_context("fork").Pool(nproc) as pool:
             it = pool.imap(fn, items, chunksize=8)
             return list(_maybe_tqdm(it, len(items), progress, desc))
@@ -217,5 +218,4 @@ def _run(fn, items, nproc, progress, desc):
 def _maybe_tqdm(it, total, progress, desc):
     if not progress:
         return it
-    from tqdm import tqdm
     return tqdm(it, total=total, desc=desc)

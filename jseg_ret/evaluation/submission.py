@@ -24,9 +24,9 @@ import zipfile
 import numpy as np
 from PIL import Image
 
+from ..datasets.cityscapes_export import cityscapes_result_path, trainid_to_labelid
 from ..datasets.label_maps import cityscapes_id_palette, cityscapes_id_to_trainid_lut
 from ..utils.fileio import atomic_path
-from .cityscapes_export import cityscapes_result_path, trainid_to_labelid
 
 
 class SubmissionFormat:

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..version import __version__
 from .keymaps import add_bn_counters
 from .pth_writer import save_pth
 
@@ -41,8 +42,6 @@ def export_pth(model: Any, path: str | os.PathLike[str],
         CheckpointError: No such folder, or a value a ``.pth`` cannot store.
         OutputWriteError: The write failed; an existing ``path`` is unchanged.
     """
-    from .. import __version__
-
     meta = dict(meta or {})
     meta.setdefault("exported_by", f"jseg_ret {__version__}")
     state = to_mmseg_state(model_state_numpy(model))

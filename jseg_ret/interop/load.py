@@ -7,9 +7,18 @@ from typing import Any, Mapping, Union
 
 import numpy as np
 
+import jittor as jt
+
 from .errors import CheckpointError
-from .keymaps import (FAMILIES, REASON_SKIP_CLASSIFIER, detect_family, evidence, get_family,
-                      is_classifier_key, map_checkpoint_keys)
+from .keymaps import (
+    FAMILIES,
+    REASON_SKIP_CLASSIFIER,
+    detect_family,
+    evidence,
+    get_family,
+    is_classifier_key,
+    map_checkpoint_keys,
+)
 from .pkl_io import is_jittor_pkl, load_pkl
 from .pth_reader import load_pth
 from .report import LoadReport
@@ -209,9 +218,6 @@ def _strict_message(report, classifier_problems, limit=20):
 
 
 def _assign(model_vars, to_load):
-    import jseg_ret  # noqa: F401  (prepares Jittor before its import)
-    import jittor as jt
-
     for _src, target, arr in to_load:
         var = model_vars[target]
         value = np.ascontiguousarray(arr.astype(np.dtype(str(var.dtype)), copy=False))

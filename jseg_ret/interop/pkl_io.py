@@ -12,6 +12,8 @@ import io
 import os
 from typing import Any
 
+import jittor as jt
+
 from ..utils.fileio import PathLike, atomic_path
 from .errors import CheckpointError
 from .inert import materialize
@@ -96,9 +98,6 @@ def save_pkl(obj: Any, path: PathLike) -> str:
         CheckpointError: The folder does not exist.
         OutputWriteError: The write failed (disk full, permission); ``path`` is unchanged.
     """
-    import jseg_ret  # noqa: F401  (prepares Jittor before its import)
-    import jittor as jt
-
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

@@ -15,8 +15,9 @@ import pytest
 from jseg_ret import Config, build_segmentor
 from jseg_ret.bricks.norm import BatchNorm2d
 from jseg_ret.engine import optimizer as optimizer_mod
-from jseg_ret.interop import load_checkpoint_into, train_compare, train_inputs, train_parity
+from jseg_ret.interop import load_checkpoint_into
 from jseg_ret.models.decode_heads.ham_head import NMF2D
+from jseg_ret.parity import train_compare, train_inputs, train_parity
 
 from tests.helpers.paths import ROOT
 

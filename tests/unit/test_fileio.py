@@ -157,8 +157,8 @@ def test_every_writer_is_atomic_and_names_the_path(name, tmp_path, monkeypatch):
 
 
 def test_a_refused_overwrite_stays_refused(tmp_path):
-    from jseg_ret.interop.train_inputs import TrainInputError
-    from jseg_ret.interop.train_parity import save_train_reference
+    from jseg_ret.parity.train_inputs import TrainInputError
+    from jseg_ret.parity.train_parity import save_train_reference
 
     path = tmp_path / "ref.npz"
     path.write_bytes(b"keep me")

@@ -1,5 +1,9 @@
 """Write Cityscapes predictions as labelId PNGs for the official evaluation scripts.
 
+It lives with the datasets (beside the label tables it encodes) because both
+``CityscapesDataset`` and ``evaluation.submission`` use it, and datasets sit below
+evaluation (CONTRIBUTING.md, "Layering").
+
 Naming follows mmseg's format_results: ``<out_dir>/<image basename without extension>.png``,
 e.g. ``frankfurt/frankfurt_000000_000294_leftImg8bit.png`` ->
 ``<out_dir>/frankfurt_000000_000294_leftImg8bit.png``; cityscapesScripts'
@@ -13,8 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..datasets.label_maps import cityscapes_id_palette, cityscapes_trainid_to_id_lut
 from ..utils.fileio import PathLike, atomic_path
+from .label_maps import cityscapes_id_palette, cityscapes_trainid_to_id_lut
 
 _TRAINID_TO_ID = cityscapes_trainid_to_id_lut()
 _ID_PALETTE = cityscapes_id_palette()

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from .errors import CheckpointError
+from ..interop.errors import CheckpointError
 
 HEAD = 4096  # elements of each tensor stored as g_head / w_head (first ones, flat C order)
 REFERENCE_PREFIXES = ("g_norm:", "g_head:", "bn:", "w_head:")

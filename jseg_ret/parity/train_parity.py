@@ -15,8 +15,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
-from ..bricks.drop import DropPath, Dropout2d
-from ..bricks.norm import BatchNorm2d
+from ..bricks.drop import Dropout2d, DropPath
 from ..engine import optimizer as optimizer_mod
 from ..utils.fileio import atomic_open
 from .train_inputs import HEAD, TrainInputError
