@@ -6,15 +6,15 @@ import json
 import os
 
 import pytest
-from test_training import ROOT, TINY
 
-import jseg_ret  # noqa: F401
 from jseg_ret.config import Config, ConfigError
 from jseg_ret.datasets import generate_synthetic_dataset
 from jseg_ret.engine import Runner
 from jseg_ret.engine.hooks import Hook, Priority, build_custom_hooks, get_priority
 from jseg_ret.interop import load_pkl
 from jseg_ret.registry import HOOKS
+from tests.helpers.paths import ROOT
+from tests.helpers.tiny import TINY
 
 import jittor as jt
 
