@@ -46,8 +46,9 @@ import sys
 import jittor as jt
 from jittor import nn
 
-from ..bricks import GELU, BatchNorm2d, DropPath, Dropout2d, LayerNorm2d
-from ..ops import bilinear, kernels as retention_kernels
+from ..bricks import GELU, BatchNorm2d, Dropout2d, DropPath, LayerNorm2d
+from ..ops import bilinear
+from ..ops import kernels as retention_kernels
 
 CONVENTIONS = ("macs", "torchprofile", "mmcv")
 _JITTOR_DIR = os.path.dirname(os.path.abspath(jt.__file__))  # Jittor's own op implementations
@@ -349,8 +350,8 @@ def _baddbmm_cost(inp, b1, b2, *_, **__):
 
 
 def _retention_cost(q, k, v, *_, **__):
-    b, n, l, d = _shape(q)
-    return b * n * l * l * (d + int(v.shape[-1]))
+    b, n, length, d = _shape(q)
+    return b * n * length * length * (d + int(v.shape[-1]))
 
 
 def _interpolate_cost(*args, out=None, **kw):

@@ -213,7 +213,7 @@ def _parse_value(text, item):
         if _PLAIN_TEXT.fullmatch(s):
             return s
         raise ConfigError(f"--cfg-options item {item!r}: value {s!r} is not a valid python "
-                          f"literal ({type(e).__name__}: {e}); quote text, balance brackets")
+                          f"literal ({type(e).__name__}: {e}); quote text, balance brackets") from e
 
 
 def parse_cfg_options(options: Sequence[str] | None) -> dict[str, Any]:

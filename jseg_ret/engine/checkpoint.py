@@ -17,8 +17,9 @@ import re
 import time
 import uuid
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 
 from ..interop import CheckpointError, load_checkpoint_into, load_pkl, save_pkl
 from ..interop.pkl_io import is_jittor_pkl
@@ -185,7 +186,8 @@ _TMP_RE = re.compile(r"^(?:iter_\d+\.pkl|best_[\w.-]+\.pkl|" + re.escape(MANIFES
 
 def _iter_files(work_dir):
     """``[(N, path)]`` of the ``iter_N.pkl`` files in ``work_dir``, in no order."""
-    return [(int(m.group(1)), p) for p in glob.glob(os.path.join(glob.escape(work_dir), "iter_*.pkl"))
+    pattern = os.path.join(glob.escape(work_dir), "iter_*.pkl")
+    return [(int(m.group(1)), p) for p in glob.glob(pattern)
             if (m := _ITER_RE.search(p))]
 
 

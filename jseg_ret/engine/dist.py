@@ -13,8 +13,9 @@ import sys
 import time
 import traceback
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 
 # A rank other than 0 waits this long before reporting its error: when every rank fails the
 # same way (a bad config, an unreadable checkpoint), rank 0's abort ends the job first and the

@@ -10,10 +10,11 @@ BadSampleError naming the file ends the evaluation.
 import logging
 import os
 
-import jittor as jt
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
+
+import jittor as jt
 
 from ..datasets.errors import BadSampleError
 from ..evaluation import IoUAccumulator, format_table, save_summary_json

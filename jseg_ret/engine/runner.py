@@ -26,23 +26,48 @@ import math
 import os
 import time
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
 from ..config import ConfigError
 from ..datasets import build_dataloader, build_dataset
 from ..interop import CheckpointError, load_checkpoint_into
 from ..models import build_segmentor
-from .checkpoint import (NonFiniteCheckpoint, RunCheckpoints, checkpoint_files, ensure_finite,
-                         load_checkpoint, load_optimizer_state, read_resume_checkpoint,
-                         remove_stale_temporaries, resume_candidates, save_checkpoint,
-                         set_rng_state, write_output)
-from .dist import (abort_job_on_error, broadcast_parameters, get_rank, get_world_size,
-                   is_main_process, sync_replicas)
+from .checkpoint import (
+    NonFiniteCheckpoint,
+    RunCheckpoints,
+    checkpoint_files,
+    ensure_finite,
+    load_checkpoint,
+    load_optimizer_state,
+    read_resume_checkpoint,
+    remove_stale_temporaries,
+    resume_candidates,
+    save_checkpoint,
+    set_rng_state,
+    write_output,
+)
+from .dist import (
+    abort_job_on_error,
+    broadcast_parameters,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    sync_replicas,
+)
 from .evaluator import evaluate_dataset
-from .hooks import (CheckpointHook, EvalHook, IterTimerHook, LoggerHook, LrUpdaterHook,
-                    OptimizerHook, build_custom_hooks, get_priority)
+from .hooks import (
+    CheckpointHook,
+    EvalHook,
+    IterTimerHook,
+    LoggerHook,
+    LrUpdaterHook,
+    OptimizerHook,
+    build_custom_hooks,
+    get_priority,
+)
 from .logger import TrainLogger, get_logger
 from .logger_hooks import TextLoggerHook, build_logger_hooks
 from .optimizer import build_optimizer

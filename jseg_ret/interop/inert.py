@@ -112,7 +112,7 @@ def _dtype_of(obj, what):
     raise CheckpointError(f"{what} with dtype {shown(obj)}, expected a numpy dtype")
 
 
-# ---- the functions a file's globals resolve to ----------------------------------------------------
+# ---- the functions a file's globals resolve to ---------------------------------------------------
 
 def numpy_dtype(spec, align=False, copy=True):
     if not (isinstance(spec, str) and _DTYPE_SPEC.match(spec)):

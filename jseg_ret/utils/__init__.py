@@ -17,11 +17,10 @@ import re
 import sys
 import tempfile
 
-from .. import runtime  # noqa: F401  (prepares Jittor before its import)
 import jittor as jt
 
+from .. import runtime  # noqa: F401  (prepares Jittor before its import)
 from ..fast_path import fast_path, fast_path_enabled
-
 
 _PREFIX = "jit_compiler.cc=10"
 _LINE = re.compile(r"jit_compiler\.cc:\d+\] Compile op (.*?)(?:\x1b\[m)?$")

@@ -4,9 +4,10 @@ do not tile evenly, the 1-D form. Skips without a GPU (Jittor's use_cuda off).""
 import numpy as np
 import pytest
 
-import jittor as jt
 from jseg_ret.ops import kernels, retention_1d, retention_2d
 from jseg_ret.ops.retention import _resolve
+
+import jittor as jt
 
 pytestmark = [
     pytest.mark.cuda,

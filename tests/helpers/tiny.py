@@ -1,7 +1,6 @@
 """The tiny SegRet on generated synthetic data: a few seconds a run on 2 CPU cores. Training,
 MPI, CLI and analysis tests share it (and so share its compiled kernels)."""
 from jseg_ret.datasets import generate_synthetic_dataset
-
 from tests.helpers.paths import ROOT
 
 # a str.format template: {root} the checkout, {data} a synthetic dataset (synthetic_data)

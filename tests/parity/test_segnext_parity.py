@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-import jittor as jt
 from jseg_ret.models.decode_heads.ham_head import NMF2D
-
 from tests.helpers.paths import ROOT
+
+import jittor as jt
 
 CONFIG = os.path.join(ROOT, "configs", "segnext", "segnext-t_512x512_ade20k.py")
 TOL = 1e-4

@@ -18,7 +18,6 @@ from jseg_ret.engine import optimizer as optimizer_mod
 from jseg_ret.interop import load_checkpoint_into
 from jseg_ret.models.decode_heads.ham_head import NMF2D
 from jseg_ret.parity import train_compare, train_inputs, train_parity
-
 from tests.helpers.paths import ROOT
 
 CONFIGS = {"segret_t_ade20k": os.path.join(ROOT, "configs", "segret",

@@ -12,8 +12,15 @@ import pytest
 import jseg_ret  # noqa: F401  (prepares Jittor before its import)
 from jseg_ret.config import Config
 from jseg_ret.engine.checkpoint import remove_stale_temporaries
-from jseg_ret.utils.fileio import (OutputWriteError, atomic_open, atomic_path, write_bytes,
-                                   write_json, write_output, write_text)
+from jseg_ret.utils.fileio import (
+    OutputWriteError,
+    atomic_open,
+    atomic_path,
+    write_bytes,
+    write_json,
+    write_output,
+    write_text,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

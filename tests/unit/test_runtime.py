@@ -6,7 +6,6 @@ import sys
 import pytest
 
 from jseg_ret import runtime
-
 from tests.helpers.paths import ROOT
 
 

@@ -8,8 +8,16 @@ Shapes: ``img_scale``/``scale`` are (w, h) like mmcv; ``crop_size``/``size`` are
 import numpy as np
 
 from ...registry import TRANSFORMS
-from .image_ops import (imflip, impad, impad_to_multiple, imrescale, imresize, imresize_region,
-                        imresize_to_multiple, rescale_size)
+from .image_ops import (
+    imflip,
+    impad,
+    impad_to_multiple,
+    imrescale,
+    imresize,
+    imresize_region,
+    imresize_to_multiple,
+    rescale_size,
+)
 
 
 def _as_scale_list(img_scale):

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from jseg_ret import Config, build_segmentor
-import jittor as jt
-from jittor import nn
+from jseg_ret.analysis.flops import count_flops, matmul_macs
 from jseg_ret.bricks import BatchNorm2d
 from jseg_ret.models.backbones.rmt import VisionRetention
-from jseg_ret.analysis.flops import count_flops, matmul_macs
-
 from tests.helpers.paths import ROOT
+
+import jittor as jt
+from jittor import nn
 
 
 class Tiny(nn.Module):

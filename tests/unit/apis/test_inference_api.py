@@ -4,7 +4,6 @@ import pytest
 from PIL import Image
 
 from jseg_ret.apis import inference_segmentor
-
 from tests.helpers.stubs import PIPELINE, ArgmaxModel
 
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-import jittor as jt
-from jseg_ret.bricks import (Conv2d, ConvModule, DropPath, Dropout2d, LayerNorm2d,
-                             build_norm_layer)
+from jseg_ret.bricks import Conv2d, ConvModule, Dropout2d, DropPath, LayerNorm2d, build_norm_layer
 from jseg_ret.fast_path import fast_path
 from jseg_ret.ops.mkl_conv import direct_depthwise_data_grad, direct_depthwise_forward
+
+import jittor as jt
 
 
 def test_conv_module_child_names_and_bias():

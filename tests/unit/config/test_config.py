@@ -103,4 +103,4 @@ def test_circular_base(tmp_path):
 def test_unknown_attribute_lists_keys(cfg_tree):
     cfg = Config.fromfile(cfg_tree)
     with pytest.raises(AttributeError, match="decode_head"):
-        cfg.model.decoder
+        _ = cfg.model.decoder

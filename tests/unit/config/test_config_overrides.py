@@ -4,9 +4,8 @@ import os
 
 import pytest
 
-from jseg_ret.config import Config, ConfigError, parse_cfg_options
-
 import run_net
+from jseg_ret.config import Config, ConfigError, parse_cfg_options
 from tests.helpers.paths import ROOT
 
 BASE = dict(runner=dict(type="IterBasedRunner", max_iters=4),

@@ -7,7 +7,6 @@ import pytest
 
 from jseg_ret.config import Config
 from jseg_ret.datasets.pipelines import Compose, MultiScaleFlipAug
-
 from tests.helpers.paths import ROOT
 
 CONFIGS = sorted(p for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True)

@@ -8,11 +8,21 @@ import pytest
 from PIL import Image
 
 from jseg_ret.config import Config
-from jseg_ret.datasets import (ADE20KDataset, BadSampleError, BDD100KDataset, CityscapesDataset,
-                               COCOStuffDataset, ConcatDataset, CustomDataset,
-                               PascalContextDataset59, PascalVOCDataset, SyntheticDataset,
-                               build_dataset, generate_synthetic_dataset, iSAIDDataset)
-
+from jseg_ret.datasets import (
+    ADE20KDataset,
+    BadSampleError,
+    BDD100KDataset,
+    CityscapesDataset,
+    COCOStuffDataset,
+    ConcatDataset,
+    CustomDataset,
+    PascalContextDataset59,
+    PascalVOCDataset,
+    SyntheticDataset,
+    build_dataset,
+    generate_synthetic_dataset,
+    iSAIDDataset,
+)
 from tests.helpers.paths import ROOT
 
 TRAIN = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"),

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import jittor as jt
 from jseg_ret.datasets import CustomDataset, build_dataloader, collate, shard_indices
+
+import jittor as jt
 
 
 class IndexDataset:

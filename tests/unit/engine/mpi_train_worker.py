@@ -19,7 +19,8 @@ import numpy as np
 
 import jseg_ret  # noqa: F401  (first: prepares Jittor)
 from jseg_ret.config import Config
-from jseg_ret.engine import Runner, runner as runner_module
+from jseg_ret.engine import Runner
+from jseg_ret.engine import runner as runner_module
 from jseg_ret.engine.dist import get_rank
 
 

@@ -7,11 +7,12 @@ import sys
 import numpy as np
 
 import jseg_ret  # noqa: F401  (first: prepares Jittor)
-import jittor as jt
 from jseg_ret.config import Config
 from jseg_ret.datasets import build_dataset
 from jseg_ret.engine import Runner, evaluate_dataset, load_checkpoint
 from jseg_ret.engine.dist import get_rank, get_world_size
+
+import jittor as jt
 
 
 def main(cfg_path, out_dir, global_batch, eval_ckpt):

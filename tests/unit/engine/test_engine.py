@@ -7,17 +7,24 @@ import os
 import numpy as np
 import pytest
 
-import jittor as jt
-from jittor import nn
 from jseg_ret.bricks import ConvModule
 from jseg_ret.engine import build_lr_schedule, build_optimizer, load_checkpoint, save_checkpoint
-from jseg_ret.engine.checkpoint import (MANIFEST, OutputWriteError, NonFiniteCheckpoint,
-                                        RunCheckpoints, latest_checkpoint, prune_checkpoints,
-                                        read_resume_checkpoint)
+from jseg_ret.engine.checkpoint import (
+    MANIFEST,
+    NonFiniteCheckpoint,
+    OutputWriteError,
+    RunCheckpoints,
+    latest_checkpoint,
+    prune_checkpoints,
+    read_resume_checkpoint,
+)
 from jseg_ret.engine.logger import truncate_jsonl
 from jseg_ret.engine.optimizer import group_of
 from jseg_ret.engine.runner import config_differences
 from jseg_ret.interop import CheckpointError
+
+import jittor as jt
+from jittor import nn
 
 
 class Net(nn.Module):

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jittor import nn
 from jseg_ret.datasets import BadSampleError, ConcatDataset, CustomDataset, RepeatDataset
 from jseg_ret.engine.evaluator import evaluate_dataset
 from jseg_ret.evaluation import IoUAccumulator
+
+from jittor import nn
 
 TEST = [dict(type="LoadImageFromFile"), dict(type="ImageToTensor", keys=["img"]),
         dict(type="Collect", keys=["img"])]

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-import jittor as jt
+import run_net
 from jseg_ret.config import Config, ConfigError
 from jseg_ret.datasets import build_dataset
 from jseg_ret.engine import Runner, TrainingDiverged, build_lr_schedule
@@ -22,10 +22,10 @@ from jseg_ret.engine.checkpoint import MANIFEST, latest_checkpoint
 from jseg_ret.engine.runner import check_num_classes
 from jseg_ret.interop import CheckpointError, export_pth, load_pkl
 from jseg_ret.models import build_segmentor
-
-import run_net
 from tests.helpers.paths import ROOT
 from tests.helpers.tiny import synthetic_data, write_tiny_config
+
+import jittor as jt
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from PIL import Image
 from jseg_ret.config import Config
 from jseg_ret.engine import Runner, TrainingDiverged
 from jseg_ret.interop import load_pkl
-
 from tests.helpers.tiny import synthetic_data, write_tiny_config
 
 

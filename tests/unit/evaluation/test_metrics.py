@@ -5,9 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from jseg_ret.evaluation import (IoUAccumulator, cityscapes_export, cityscapes_result_path,
-                                 format_table, intersect_and_union, save_summary_json,
-                                 trainid_to_labelid)
+from jseg_ret.evaluation import (
+    IoUAccumulator,
+    cityscapes_export,
+    cityscapes_result_path,
+    format_table,
+    intersect_and_union,
+    save_summary_json,
+    trainid_to_labelid,
+)
 
 IGNORE = 255
 
@@ -27,7 +33,7 @@ def brute_force_areas(preds, gts, num_classes, ignore_index=IGNORE):
                 pred_a[p] += 1
             if p == g and 0 <= g < num_classes:
                 inter[g] += 1
-    union = [p + l - i for i, p, l in zip(inter, pred_a, label_a)]
+    union = [p + lab - i for i, p, lab in zip(inter, pred_a, label_a)]
     return inter, union, pred_a, label_a
 
 
@@ -90,8 +96,8 @@ def test_random_against_brute_force_with_absent_class_and_ignore():
 
     s = acc.summary(metrics=("mIoU", "mDice", "mFscore"))
     iou = [ratio(i, u) * 100 for i, u in zip(inter, union)]
-    cls_acc = [ratio(i, l) * 100 for i, l in zip(inter, la)]
-    dice = [ratio(2 * i, p + l) * 100 for i, p, l in zip(inter, pa, la)]
+    cls_acc = [ratio(i, lab) * 100 for i, lab in zip(inter, la)]
+    dice = [ratio(2 * i, p + lab) * 100 for i, p, lab in zip(inter, pa, la)]
     prec = [ratio(i, p) * 100 for i, p in zip(inter, pa)]
     fscore = [2 * p * r / (p + r) if not (math.isnan(p) or math.isnan(r)) else float("nan")
               for p, r in zip(prec, cls_acc)]

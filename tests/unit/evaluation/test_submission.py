@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import run_net
 from jseg_ret.config import Config
 from jseg_ret.datasets import build_dataset
 from jseg_ret.datasets.ade import ADE20KDataset
@@ -27,8 +28,6 @@ from jseg_ret.engine.format_only import unlabelled_split_config
 from jseg_ret.evaluation import IoUAccumulator
 from jseg_ret.evaluation.submission import submission_format
 from jseg_ret.models import build_segmentor
-
-import run_net
 from tests.helpers.mpi import MPIRUN, mpirun_cmd
 from tests.helpers.paths import subprocess_env
 from tests.helpers.tiny import synthetic_data, write_tiny_config

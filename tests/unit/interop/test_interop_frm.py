@@ -7,7 +7,6 @@ import pytest
 
 from jseg_ret import Config, build_segmentor
 from jseg_ret.interop import CheckpointError, load_checkpoint_into
-
 from tests.helpers.paths import ROOT
 
 NEW = ("neck.refine.", "decode_head.proj_head.")

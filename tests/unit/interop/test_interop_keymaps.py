@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 
 from jseg_ret.interop import FAMILIES, Family, detect_family, map_checkpoint_keys, register_family
-from jseg_ret.interop.keymaps import (REASON_BN, REASON_IMAGENET_HEAD, add_bn_counters,
-                                      is_classifier_key)
+from jseg_ret.interop.keymaps import (
+    REASON_BN,
+    REASON_IMAGENET_HEAD,
+    add_bn_counters,
+    is_classifier_key,
+)
 from jseg_ret.interop.reference import read_reference_table as read_tsv
 
 RMT_CLASSIFIER = ["proj.weight", "proj.bias", "norm.weight", "norm.bias", "head.weight",

@@ -17,17 +17,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from jseg_ret.interop import CheckpointError, load_pkl, load_pth
-from jseg_ret.interop import safe_pickle
+from jseg_ret.interop import CheckpointError, load_pkl, load_pth, safe_pickle
 from jseg_ret.interop.pth_reader import LEGACY_MAGIC, LEGACY_PROTOCOL
-
 from tests.helpers.paths import subprocess_env
 
 FIXTURES = ("segret_t_ade20k", "segnext_t_ade20k")
 MB = 2 ** 20
 
 
-# ---- a tiny pickle assembler ----------------------------------------------------------------------
+# ---- a tiny pickle assembler ---------------------------------------------------------------------
 
 def op_global(module, name):
     return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
@@ -106,7 +104,7 @@ def standin_state():
     return out
 
 
-# ---- item 2: BUILD / SETATTR / __setstate__ on shared objects -------------------------------------
+# ---- item 2: BUILD / SETATTR / __setstate__ on shared objects ------------------------------------
 
 def poison_pickle(target, state_form):
     """BUILD on a whitelisted global: sets ``dtype`` (an int16 numpy dtype) and ``bf16`` on it."""

@@ -23,7 +23,8 @@ except ImportError:
 
 
 def deit_style_checkpoint():
-    """What DeiT/RMT ``main.py`` saves each epoch (``utils.save_on_master(..., checkpoint_path)``)."""
+    """What DeiT/RMT ``main.py`` saves each epoch
+    (``utils.save_on_master(..., checkpoint_path)``)."""
     g = torch.Generator().manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
                                 torch.nn.Flatten(), torch.nn.Linear(4, 10))
@@ -62,7 +63,8 @@ def mmcv_style_checkpoint():
                      "np_dtype": np.dtype("float16"), "np_be": np.dtype(">i4"),
                      "hist": np.arange(12, dtype=np.int64).reshape(3, 4),
                      "hist_f": np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)),
-                     "empty": np.zeros((0, 3), np.float32), "big_endian": np.arange(3, dtype=">f8")},
+                     "empty": np.zeros((0, 3), np.float32),
+                     "big_endian": np.arange(3, dtype=">f8")},
             "state_dict": OrderedDict([("conv.weight", torch.randn(4, 3, 1, 1, generator=g))]),
             "optimizer": {"state": {}, "param_groups": [{"lr": 0.01, "params": [0]}]}}
 
@@ -161,7 +163,7 @@ def test_own_training_checkpoint_round_trip(tmp_path):
     assert np.array_equal(back["optimizer"]["groups"][0]["state"]["m"][0], np.ones(6))
 
 
-# ---- inert rebuilding: what a file may not do through these objects -------------------------------
+# ---- inert rebuilding: what a file may not do through these objects ------------------------------
 
 def _zip(tmp_path, obj_bytes):
     path = tmp_path / "x.pth"

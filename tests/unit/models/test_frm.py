@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 
 from jseg_ret import Config, build_segmentor
-import jittor as jt
-from jseg_ret.models.losses.pixel_contrast import (PixelContrastLoss, nearest_labels,
-                                                   pixel_contrast, sample_anchors)
+from jseg_ret.models.losses.pixel_contrast import (
+    PixelContrastLoss,
+    nearest_labels,
+    pixel_contrast,
+    sample_anchors,
+)
 from jseg_ret.models.necks.frm import FRM, DisentangledNonLocal, PolyphasePool2d, pool_to
 from jseg_ret.registry import HEADS, NECKS
-
 from tests.helpers.models import trainable_count
 from tests.helpers.paths import ROOT
+
+import jittor as jt
 
 CFG_DIR = os.path.join(ROOT, "configs", "frm")
 MAIN = os.path.join(CFG_DIR, "frm-van-b1_1024x1024_cityscapes.py")
@@ -177,7 +181,7 @@ def test_frm_shapes_identity_at_init_and_finite_gradients():
         loss = (outs[-1] * weights).sum()
         params = [p for p in frm.parameters() if not p.is_stop_grad()]
         grads = jt.grad(loss, params)
-        for p, g in zip(params, grads):
+        for g in grads:
             g = g.numpy()
             assert np.isfinite(g).all()
         assert all(np.abs(g.numpy()).sum() > 0 for g in grads), "a parameter got no gradient"

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-import jittor as jt
 from jseg_ret.models.losses import CrossEntropyLoss, accuracy
+
+import jittor as jt
 
 
 def numpy_ce(logits, label, weight=None, ignore=255, avg_non_ignore=False):

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from jseg_ret import Config, build_segmentor
-import jittor as jt
 from jseg_ret.engine import build_optimizer
 from jseg_ret.fast_path import fast_path
 from jseg_ret.models import FusedModelError, fuse_for_inference, is_fused
-
 from tests.helpers.paths import ROOT
+
+import jittor as jt
 
 TOL = 1e-5
 SHAPE = (1, 3, 64, 64)

@@ -13,7 +13,6 @@ import pytest
 
 from jseg_ret import Config, build_segmentor
 from jseg_ret.engine.optimizer import param_multipliers
-
 from tests.helpers.models import trainable_count
 from tests.helpers.paths import ROOT, SHARED
 

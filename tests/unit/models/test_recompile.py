@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from jseg_ret import Config, build_segmentor
-import jittor as jt
 from jseg_ret.utils import CompileCounter, fast_path
-
 from tests.helpers.paths import ROOT
+
+import jittor as jt
 
 CONFIG = os.path.join(ROOT, "configs", "segret", "segret-t_512x512_ade20k.py")
 H, W = 64, 64

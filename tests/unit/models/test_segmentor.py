@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 
-import jittor as jt
-from jittor import nn
 from jseg_ret.models import build_segmentor
 from jseg_ret.models.decode_heads import BaseDecodeHead
 from jseg_ret.registry import BACKBONES, HEADS
+
+import jittor as jt
+from jittor import nn
 
 
 @BACKBONES.register_module(force=True)

@@ -8,14 +8,18 @@ import numpy as np
 import pytest
 
 from jseg_ret import Config, build_segmentor
-import jittor as jt
 from jseg_ret.models.backbones.conv_attention import MultiScaleConvAttention
 from jseg_ret.models.decode_heads.ham_head import NMF2D
-
-from tests.helpers.models import (JITTOR_ABSENT_SUFFIX, assert_state_dict_matches,
-                                  build_from_config as build, read_reference,
-                                  trainable_count)
+from tests.helpers.models import (
+    JITTOR_ABSENT_SUFFIX,
+    assert_state_dict_matches,
+    read_reference,
+    trainable_count,
+)
+from tests.helpers.models import build_from_config as build
 from tests.helpers.paths import ROOT
+
+import jittor as jt
 
 CONFIG_DIR = os.path.join(ROOT, "configs", "segnext")
 EXPECTED_PARAMS = {"t": 4_263_414, "s": 13_932_886, "b": 27_636_310, "l": 48_926_550}

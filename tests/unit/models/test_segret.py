@@ -6,12 +6,12 @@ import os
 import numpy as np
 import pytest
 
-import jittor as jt
 from jseg_ret.models.backbones.rmt import VisionRetention
-
-from tests.helpers.models import (assert_state_dict_matches, build_from_config as build,
-                                  read_reference, trainable_count)
+from tests.helpers.models import assert_state_dict_matches, read_reference, trainable_count
+from tests.helpers.models import build_from_config as build
 from tests.helpers.paths import ROOT
+
+import jittor as jt
 
 EXPECTED_PARAMS = {"t": 13_494_348, "s": 26_003_212, "b": 56_330_068, "l": 95_814_500}
 
@@ -156,4 +156,4 @@ def test_decay_rates_follow_formula(segret_t):
     n = np.arange(8)
     expected = np.log(1 - 2.0 ** (-2 - 6 * n / 8))
     np.testing.assert_allclose(layer.Relpos.decay.numpy(), expected, rtol=1e-5)  # float32
-    assert [l.decomposed for l in segret_t.backbone.layers] == [True, True, False, False]
+    assert [layer.decomposed for layer in segret_t.backbone.layers] == [True, True, False, False]

@@ -1,11 +1,13 @@
 """SegFormerHeadWithRes: decoder_params.use_relu (published key; default True, False drops the
-ReLU after each stage's projection), in the forward and in the model ``fuse_for_inference`` folds."""
+ReLU after each stage's projection), in the forward and in the model ``fuse_for_inference``
+folds."""
 import numpy as np
 import pytest
 
-from jseg_ret.models.decode_heads.segret_head import SegFormerHeadWithRes
-import jittor as jt
 from jseg_ret.models import fuse_for_inference
+from jseg_ret.models.decode_heads.segret_head import SegFormerHeadWithRes
+
+import jittor as jt
 
 IN_CHANNELS = [8, 16, 24, 32]
 

@@ -4,12 +4,12 @@ against a direct depthwise convolution."""
 import numpy as np
 import pytest
 
-import jittor as jt
-from jittor import nn
 from jseg_ret.models.backbones.conv_attention import LargeKernelAttention
 from jseg_ret.registry import BACKBONES
-
 from tests.helpers.models import trainable_count
+
+import jittor as jt
+from jittor import nn
 
 # VAN paper, Table (ImageNet-1K): parameters in millions, classifier included
 PAPER_PARAMS_M = {"b0": 4.1, "b1": 13.9, "b2": 26.6, "b3": 44.8}

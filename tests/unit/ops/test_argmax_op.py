@@ -4,10 +4,11 @@ scores, pixel counts that are not a multiple of the kernel's block, and the accu
 import numpy as np
 import pytest
 
-from jseg_ret.ops.argmax import channel_argmax
-import jittor as jt
 from jseg_ret.fast_path import fast_path
 from jseg_ret.models.losses import accuracy
+from jseg_ret.ops.argmax import channel_argmax
+
+import jittor as jt
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 7, 9), (1, 3, 40, 33), (3, 4, 11)])

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from jseg_ret.ops import resize
-import jittor as jt
 from jseg_ret.ops.bilinear import bilinear_resize_nhwc, source_index
+
+import jittor as jt
 
 torch = pytest.importorskip("torch")
 

@@ -4,10 +4,11 @@ a visible NaN (not a memory read) for a label outside [0, C)."""
 import numpy as np
 import pytest
 
-import jittor as jt
 from jseg_ret.fast_path import fast_path
 from jseg_ret.models.losses import cross_entropy
 from jseg_ret.ops import cross_entropy as ce_kernel
+
+import jittor as jt
 
 
 def _loss_and_grad(pred, label, **kw):

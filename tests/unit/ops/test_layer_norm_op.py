@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from jseg_ret.ops.layer_norm import applies, layer_norm, layer_norm_last
+from jseg_ret.utils import fast_path
+
 import jittor as jt
 from jittor import nn
-from jseg_ret.utils import fast_path
 
 torch = pytest.importorskip("torch")
 

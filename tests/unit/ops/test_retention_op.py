@@ -10,11 +10,11 @@ import os
 import numpy as np
 import pytest
 
-import jittor as jt
 from jseg_ret.ops import kernels, retention_1d, retention_2d
 from jseg_ret.ops.retention import _resolve
-
 from tests.helpers.paths import ROOT
+
+import jittor as jt
 
 SEGRET_T = os.path.join(ROOT, "configs/segret/segret-t_512x512_ade20k.py")
 TOL = {"float32": 1e-5, "float64": 1e-10, "float16": 2e-3}

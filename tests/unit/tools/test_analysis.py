@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import analyze_logs
+import confusion_matrix
 from jseg_ret.config import Config, ConfigError
 from jseg_ret.engine import Runner, logger_hooks
 from jseg_ret.engine.logger import TrainLogger
 from jseg_ret.engine.logger_hooks import build_logger_hooks
 from jseg_ret.evaluation import IoUAccumulator
 from jseg_ret.evaluation.confusion import ConfusionAccumulator
-
-import analyze_logs
-import confusion_matrix
 from tests.helpers.paths import TOOLS, subprocess_env
 from tests.helpers.tiny import synthetic_data, write_tiny_config
 

@@ -7,7 +7,6 @@ import os
 
 import pytest
 
-
 from tests.helpers.paths import ROOT
 
 SEGNEXT_T = os.path.join(ROOT, "configs", "segnext", "segnext-t_512x512_ade20k.py")

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tools.convert_datasets import (bdd100k, cityscapes, coco_stuff10k, coco_stuff164k, isaid,
-                                    voc_aug)
+from tools.convert_datasets import (
+    bdd100k,
+    cityscapes,
+    coco_stuff10k,
+    coco_stuff164k,
+    isaid,
+    voc_aug,
+)
 from tools.convert_datasets.convert_common import label_maps
 
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jseg_ret.interop import CheckpointError
-
 import demo
+from jseg_ret.interop import CheckpointError
 from tests.helpers.stubs import ArgmaxModel
 
 
@@ -113,7 +112,7 @@ def test_user_errors_are_one_line_tracebacks_only_with_debug(tmp_path, capsys):
     assert demo.main([str(cfg), "ckpt.pkl", str(img), "--out-dir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "model" in err
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError, match="no key 'model'"):  # the traceback's own error
         demo.main([str(cfg), "ckpt.pkl", str(img), "--out-dir", str(tmp_path / "o"), "--debug"])
 
 

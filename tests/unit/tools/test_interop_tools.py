@@ -112,7 +112,7 @@ def test_parity_compare_rows(parity):
     assert not parity.compare("x", ref * np.nan, ref, tol=1e-4)["pass"]
 
 
-# ---- weights key, skip-classifier, overwrite, errors (issue 17: items 3b, 18, 19) -----------------
+# ---- weights key, skip-classifier, overwrite, errors (issue 17: items 3b, 18, 19) ----------------
 
 def _segnext_backbone(shared_dir, fill):
     table = read_reference_table(os.path.join(shared_dir, "reference",

@@ -11,8 +11,7 @@ import pytest
 
 from jseg_ret.datasets.pipelines import Compose, MultiScaleFlipAug, Resize
 from jseg_ret.datasets.pipelines.geometric import AlignedResize, ResizeToMultiple
-from jseg_ret.datasets.pipelines.image_ops import (imrescale, imresize, imresize_region,
-                                                   rescale_size)
+from jseg_ret.datasets.pipelines.image_ops import imrescale, imresize, imresize_region, rescale_size
 
 # a 4×6 uint8 image and what cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) returned
 CV_IMG = np.array([[0, 11, 22, 33, 44, 55],

@@ -5,10 +5,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jseg_ret.datasets.pipelines import (AlignedResize, Collect, Compose, DefaultFormatBundle,
-                                         ImageToTensor, LoadAnnotations, LoadImageFromFile,
-                                         MultiScaleFlipAug, Normalize, Pad,
-                                         PhotoMetricDistortion, RandomCrop, RandomFlip, Resize)
+from jseg_ret.datasets.pipelines import (
+    AlignedResize,
+    Collect,
+    Compose,
+    DefaultFormatBundle,
+    ImageToTensor,
+    LoadAnnotations,
+    LoadImageFromFile,
+    MultiScaleFlipAug,
+    Normalize,
+    Pad,
+    PhotoMetricDistortion,
+    RandomCrop,
+    RandomFlip,
+    Resize,
+)
 from jseg_ret.datasets.pipelines.image_ops import rescale_size
 
 
