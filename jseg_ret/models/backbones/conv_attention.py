@@ -250,14 +250,5 @@ class ConvAttentionNet(nn.Module):
         return outs
 
 
-def resolve_arch(name, arch, arch_settings, **given):
-    """Per-variant defaults: values in ``given`` that are None come from ``arch_settings[arch]``."""
-    if arch not in arch_settings:
-        raise KeyError(f"{name}: unknown arch {arch!r}; expected one of {sorted(arch_settings)}")
-    settings = arch_settings[arch]
-    return {k: (settings[k] if v is None and k in settings else v) for k, v in given.items()}
-
-
 __all__ = ["DWConv", "Mlp", "MultiScaleConvAttention", "LargeKernelAttention",
-           "SpatialAttention", "ConvAttentionBlock", "OverlapPatchEmbed", "ConvAttentionNet",
-           "resolve_arch"]
+           "SpatialAttention", "ConvAttentionBlock", "OverlapPatchEmbed", "ConvAttentionNet"]
