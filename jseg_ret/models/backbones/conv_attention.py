@@ -1,7 +1,8 @@
 """Convolutional-attention networks: the machinery shared by MSCAN (SegNeXt) and VAN (FRM).
 
 Both are four-stage pyramids of the same block, on NCHW maps; they differ only in the stem and
-in the spatial gating unit (the "attention" kernel).
+in the spatial gating unit (the "attention" kernel). See docs/models.md, sections "SegNeXt" and
+"FRM".
 
 Block (BN = batch norm, γ = per-channel layer scale, initialized to 1e-2):
     x = x + DropPath(γ1 ⊙ Attn(BN1(x)))
