@@ -9,6 +9,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_160k.py",
 ]
 model = dict(
+    backbone=dict(arch="b1"),
     test_cfg=dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768)))
 optimizer = dict(paramwise_cfg=dict(custom_keys={
     "neck": dict(lr_mult=10.0),

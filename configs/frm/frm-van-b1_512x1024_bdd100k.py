@@ -7,6 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_160k.py",
 ]
 model = dict(
+    backbone=dict(arch="b1"),
     test_cfg=dict(mode="whole"))
 optimizer = dict(paramwise_cfg=dict(custom_keys={
     "neck": dict(lr_mult=10.0),

@@ -7,7 +7,7 @@ _base_ = [
     "../_base_/default_runtime.py",
 ]
 model = dict(
-    backbone=dict(drop_path_rate=0.0),
+    backbone=dict(arch="t", drop_path_rate=0.0),
     decode_head=dict(num_classes=6, dropout_ratio=0.0))
 data = dict(samples_per_gpu=8, workers_per_gpu=1)
 # From scratch on a small dataset: a larger lr than the ImageNet-initialized recipe, short warmup.

@@ -7,11 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_80k.py",
 ]
 model = dict(
-    backbone=dict(
-        arch="b",
-        embed_dims=[64, 128, 320, 512],
-        depths=[3, 3, 12, 3],
-        drop_path_rate=0.1),
+    backbone=dict(arch="b"),
     decode_head=dict(
         in_channels=[128, 320, 512],
         channels=512,

@@ -7,11 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_80k.py",
 ]
 model = dict(
-    backbone=dict(
-        arch="l",
-        embed_dims=[64, 128, 320, 512],
-        depths=[3, 5, 27, 3],
-        drop_path_rate=0.3),
+    backbone=dict(arch="l"),
     decode_head=dict(
         in_channels=[128, 320, 512],
         channels=1024,

@@ -7,6 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_160k.py",
 ]
 model = dict(
+    backbone=dict(arch="t"),
     decode_head=dict(
         num_classes=19),
     test_cfg=dict(mode="slide", crop_size=(1024, 1024), stride=(768, 768)))

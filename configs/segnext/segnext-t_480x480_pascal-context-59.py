@@ -7,6 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_80k.py",
 ]
 model = dict(
+    backbone=dict(arch="t"),
     decode_head=dict(
         num_classes=59),
     test_cfg=dict(mode="slide", crop_size=(480, 480), stride=(320, 320)))

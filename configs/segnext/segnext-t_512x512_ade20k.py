@@ -7,6 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_160k.py",
 ]
 model = dict(
+    backbone=dict(arch="t"),
     decode_head=dict(
         num_classes=150),
     test_cfg=dict(mode="whole"))

@@ -7,11 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_80k.py",
 ]
 model = dict(
-    backbone=dict(
-        embed_dims=[80, 160, 320, 512], depths=[4, 8, 25, 8], num_heads=[5, 5, 10, 16],
-        heads_ranges=[5, 5, 6, 6], mlp_ratios=[4, 4, 3, 3], drop_path_rate=0.4,
-        decomposed_stages=[True, True, True, False],
-        layerscale_stages=[False, False, True, True], layer_init_values=1e-6),
+    backbone=dict(arch="b"),
     decode_head=dict(
         in_channels=[80, 160, 320, 512],
         num_classes=171),

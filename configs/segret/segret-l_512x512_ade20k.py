@@ -7,11 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_160k.py",
 ]
 model = dict(
-    backbone=dict(
-        embed_dims=[112, 224, 448, 640], depths=[4, 8, 25, 8], num_heads=[7, 7, 14, 20],
-        heads_ranges=[6, 6, 6, 6], mlp_ratios=[4, 4, 3, 3], drop_path_rate=0.5,
-        decomposed_stages=[True, True, True, False],
-        layerscale_stages=[False, False, True, True], layer_init_values=1e-6),
+    backbone=dict(arch="l"),
     decode_head=dict(
         in_channels=[112, 224, 448, 640],
         decoder_params=dict(embed_dim=512, use_relu=True),

@@ -7,10 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_160k.py",
 ]
 model = dict(
-    backbone=dict(
-        embed_dims=[64, 128, 256, 512], depths=[3, 4, 18, 4], num_heads=[4, 4, 8, 16],
-        heads_ranges=[4, 4, 6, 6], mlp_ratios=[4, 4, 3, 3], drop_path_rate=0.15,
-        decomposed_stages=[True, True, True, False]),
+    backbone=dict(arch="s"),
     decode_head=dict(
         num_classes=19),
     test_cfg=dict(mode="whole"))

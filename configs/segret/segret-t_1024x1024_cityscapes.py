@@ -8,6 +8,7 @@ _base_ = [
     "../_base_/schedules/schedule_segnext_160k.py",
 ]
 model = dict(
+    backbone=dict(arch="t"),
     decode_head=dict(
         # the published config leaves use_relu out (its head would fail with a KeyError);
         # our head's default, True, is the paper's ReLU

@@ -7,6 +7,7 @@ _base_ = [
     "../_base_/schedules/schedule_80k.py",
 ]
 model = dict(
+    backbone=dict(arch="t"),
     decode_head=dict(
         num_classes=171),
     test_cfg=dict(mode="whole"))

@@ -1,5 +1,7 @@
 # FRM = VAN backbone + Feature Refinement Module + semantic-FPN decoder, trained with
-# CE + λ·pixel-contrastive loss (MODELS.md §3). VAN-B1 defaults, Cityscapes' 19 classes.
+# CE + λ·pixel-contrastive loss (docs/models.md, "FRM"). VAN-B1 defaults, Cityscapes' 19 classes.
+# The backbone's numbers come from its variant table (VAN.arch_settings in
+# jseg_ret/models/backbones/van.py); drop_path_rate is this recipe's, not the variant's.
 # The FRM is FPN's ``refine`` step (applied to the backbone features before the pyramid), so the
 # FPN and head keep mmseg's parameter names: neck.lateral_convs.*, neck.fpn_convs.*,
 # decode_head.scale_heads.*; the FRM's own parameters are neck.refine.*.
@@ -10,9 +12,6 @@ model = dict(
     backbone=dict(
         type="VAN",
         arch="b1",
-        embed_dims=[64, 128, 320, 512],
-        depths=[2, 2, 4, 2],
-        mlp_ratios=[8, 8, 4, 4],
         drop_rate=0.0,
         drop_path_rate=0.1,
         norm_cfg=norm_cfg,

@@ -1,4 +1,6 @@
 # SegNeXt = MSCAN backbone + LightHamHead (SegNeXt-T defaults, ADE20K's 150 classes).
+# The backbone's numbers come from its variant table (MSCAN.arch_settings in
+# jseg_ret/models/backbones/mscan.py); a config names the variant and overrides only what differs.
 norm_cfg = dict(type="SyncBN", requires_grad=True)
 ham_norm_cfg = dict(type="GN", num_groups=32, requires_grad=True)
 model = dict(
@@ -7,11 +9,7 @@ model = dict(
     backbone=dict(
         type="MSCAN",
         arch="t",
-        embed_dims=[32, 64, 160, 256],
-        mlp_ratios=[8, 8, 4, 4],
-        depths=[3, 3, 5, 2],
         drop_rate=0.0,
-        drop_path_rate=0.1,
         norm_cfg=norm_cfg,
         out_indices=(0, 1, 2, 3)),
     decode_head=dict(

@@ -1,20 +1,13 @@
 # SegRet = RMT (VisRetNet) backbone + zero-initialized residual decoder (SegRet-T defaults).
+# The backbone's numbers come from its variant table (VisRetNet.arch_settings in
+# jseg_ret/models/backbones/rmt.py); a config names the variant and overrides only what differs.
 norm_cfg = dict(type="SyncBN", requires_grad=True)
 model = dict(
     type="EncoderDecoder",
     pretrained=None,
     backbone=dict(
         type="VisRetNet",
-        embed_dims=[64, 128, 256, 512],
-        depths=[2, 2, 8, 2],
-        num_heads=[4, 4, 8, 16],
-        init_values=[2, 2, 2, 2],
-        heads_ranges=[4, 4, 6, 6],
-        mlp_ratios=[3, 3, 3, 3],
-        drop_path_rate=0.1,
-        decomposed_stages=[True, True, False, False],
-        layerscale_stages=[False, False, False, False],
-        layer_init_values=1e-6,
+        arch="t",
         norm_cfg=norm_cfg,
         out_indices=(0, 1, 2, 3),
         retention_impl="auto"),

@@ -1,7 +1,8 @@
 """Convolutional-attention networks: the machinery shared by MSCAN (SegNeXt) and VAN (FRM).
 
 Both are four-stage pyramids of the same block, on NCHW maps; they differ only in the stem and
-in the spatial gating unit (the "attention" kernel).
+in the spatial gating unit (the "attention" kernel). See docs/models.md, sections "SegNeXt" and
+"FRM".
 
 Block (BN = batch norm, γ = per-channel layer scale, initialized to 1e-2):
     x = x + DropPath(γ1 ⊙ Attn(BN1(x)))
@@ -250,14 +251,5 @@ class ConvAttentionNet(nn.Module):
         return outs
 
 
-def resolve_arch(name, arch, arch_settings, **given):
-    """Per-variant defaults: values in ``given`` that are None come from ``arch_settings[arch]``."""
-    if arch not in arch_settings:
-        raise KeyError(f"{name}: unknown arch {arch!r}; expected one of {sorted(arch_settings)}")
-    settings = arch_settings[arch]
-    return {k: (settings[k] if v is None and k in settings else v) for k, v in given.items()}
-
-
 __all__ = ["DWConv", "Mlp", "MultiScaleConvAttention", "LargeKernelAttention",
-           "SpatialAttention", "ConvAttentionBlock", "OverlapPatchEmbed", "ConvAttentionNet",
-           "resolve_arch"]
+           "SpatialAttention", "ConvAttentionBlock", "OverlapPatchEmbed", "ConvAttentionNet"]

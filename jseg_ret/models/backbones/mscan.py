@@ -1,4 +1,5 @@
-"""MSCAN: the Multi-Scale Convolutional Attention Network, SegNeXt's encoder (MODELS.md §2).
+"""MSCAN: the Multi-Scale Convolutional Attention Network, SegNeXt's encoder (docs/models.md,
+section "SegNeXt").
 
 Guo et al., "SegNeXt: Rethinking Convolutional Attention Design for Semantic Segmentation"
 (NeurIPS 2022). A four-stage pyramid of ``ConvAttentionBlock``s (see ``conv_attention``) whose
@@ -16,7 +17,8 @@ from jittor import nn
 
 from ...bricks import GELU, Conv2d, build_norm_layer, fold_sequential_conv_bn
 from ...registry import BACKBONES
-from .conv_attention import ConvAttentionNet, MultiScaleConvAttention, resolve_arch
+from .conv_attention import ConvAttentionNet, MultiScaleConvAttention
+from .variants import resolve_arch
 
 
 class StemConv(nn.Module):
@@ -42,7 +44,7 @@ class StemConv(nn.Module):
 @BACKBONES.register_module()
 class MSCAN(ConvAttentionNet):
     """MSCAN-T/S/B/L (``arch``); explicit ``embed_dims``/``depths``/``mlp_ratios``/
-    ``drop_path_rate`` override the variant's values (the SegNeXt configs give them)."""
+    ``drop_path_rate`` override the variant's values (the SegNeXt configs name only ``arch``)."""
 
     # SegNeXt's published configs (drop path: ADE20K/Cityscapes/COCO-Stuff training)
     arch_settings = {

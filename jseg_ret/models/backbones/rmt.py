@@ -1,4 +1,5 @@
-"""VisRetNet (RMT): the Vision RetNet backbone of SegRet (MODELS.md §1).
+"""VisRetNet (RMT): the Vision RetNet backbone of SegRet (docs/models.md, section "SegRet";
+the retention operator: docs/retention.md).
 
 Tokens are channels-last (B, H, W, C) inside the backbone; each stage's output, taken before its
 downsampling, is returned channels-first (B, C, H, W): strides 4, 8, 16, 32.
@@ -11,9 +12,9 @@ Retention (Manhattan self-attention), per head n with decay λ_n = log(1 − 2^(
 Execution: one ``execute`` per module for training and inference. The bricks choose kernels
 per device (``bricks.Conv2d(channels_last=True)``: oneDNN NHWC convolutions on the CPU, with
 their backward primitives; ``bricks.LayerNorm``: one CPU kernel where no gradient is needed).
-q, k and v come from one product with [W_q; d^-1/2·W_k; W_v]; ``fold_for_inference()`` (inference, see
-``jseg_ret.models.fuse_for_inference``) builds that weight once, and folds the eval-mode
-BatchNorms of the stem and the downsampling convs into the convs.
+q, k and v come from one product with [W_q; d^-1/2·W_k; W_v]; ``fold_for_inference()``
+(inference, see ``jseg_ret.models.fuse_for_inference``) builds that weight once, and folds the
+eval-mode BatchNorms of the stem and the downsampling convs into the convs.
 """
 import jittor as jt
 import numpy as np
@@ -24,6 +25,7 @@ from ...bricks import (CHANNELS_LAST_NORMS, GELU, Conv2d, DropPath, LayerNorm, b
                        trunc_normal_init)
 from ...ops import retention_1d, retention_2d
 from ...registry import BACKBONES
+from .variants import resolve_arch
 
 
 class DWConv2d(nn.Module):
@@ -225,48 +227,74 @@ class PatchEmbed(nn.Module):
 
 @BACKBONES.register_module()
 class VisRetNet(nn.Module):
-    """RMT backbone. ``decomposed_stages``/``layerscale_stages`` are per-stage booleans.
+    """RMT-T/S/B/L (``arch``); the architecture arguments given explicitly override the
+    variant's values. ``decomposed_stages``/``layerscale_stages`` are per-stage booleans
+    (RMT's ``chunkwise_recurrents``/``layerscales``).
 
     Stochastic depth grows linearly from 0 to ``drop_path_rate`` over all blocks.
     """
 
-    def __init__(self, in_chans=3, embed_dims=(64, 128, 256, 512), depths=(2, 2, 8, 2),
-                 num_heads=(4, 4, 8, 16), init_values=(2, 2, 2, 2), heads_ranges=(4, 4, 6, 6),
-                 mlp_ratios=(3, 3, 3, 3), drop_path_rate=0.1,
-                 decomposed_stages=(True, True, False, False),
-                 layerscale_stages=(False, False, False, False), layer_init_values=1e-6,
+    # RMT's RMT_T/S/B/L constructors, as the published SegRet configs build them
+    arch_settings = {
+        "t": dict(embed_dims=(64, 128, 256, 512), depths=(2, 2, 8, 2), num_heads=(4, 4, 8, 16),
+                  init_values=(2, 2, 2, 2), heads_ranges=(4, 4, 6, 6), mlp_ratios=(3, 3, 3, 3),
+                  drop_path_rate=0.1, decomposed_stages=(True, True, False, False),
+                  layerscale_stages=(False, False, False, False), layer_init_values=1e-6),
+        "s": dict(embed_dims=(64, 128, 256, 512), depths=(3, 4, 18, 4), num_heads=(4, 4, 8, 16),
+                  init_values=(2, 2, 2, 2), heads_ranges=(4, 4, 6, 6), mlp_ratios=(4, 4, 3, 3),
+                  drop_path_rate=0.15, decomposed_stages=(True, True, True, False),
+                  layerscale_stages=(False, False, False, False), layer_init_values=1e-6),
+        "b": dict(embed_dims=(80, 160, 320, 512), depths=(4, 8, 25, 8), num_heads=(5, 5, 10, 16),
+                  init_values=(2, 2, 2, 2), heads_ranges=(5, 5, 6, 6), mlp_ratios=(4, 4, 3, 3),
+                  drop_path_rate=0.4, decomposed_stages=(True, True, True, False),
+                  layerscale_stages=(False, False, True, True), layer_init_values=1e-6),
+        "l": dict(embed_dims=(112, 224, 448, 640), depths=(4, 8, 25, 8),
+                  num_heads=(7, 7, 14, 20), init_values=(2, 2, 2, 2), heads_ranges=(6, 6, 6, 6),
+                  mlp_ratios=(4, 4, 3, 3), drop_path_rate=0.5,
+                  decomposed_stages=(True, True, True, False),
+                  layerscale_stages=(False, False, True, True), layer_init_values=1e-6),
+    }
+
+    def __init__(self, arch="t", in_chans=3, embed_dims=None, depths=None, num_heads=None,
+                 init_values=None, heads_ranges=None, mlp_ratios=None, drop_path_rate=None,
+                 decomposed_stages=None, layerscale_stages=None, layer_init_values=None,
                  norm_cfg=dict(type="BN", requires_grad=True), out_indices=(0, 1, 2, 3),
                  retention_impl="auto", pretrained=None, init_cfg=None):
-        per_stage = dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads,
-                         init_values=init_values, heads_ranges=heads_ranges,
-                         mlp_ratios=mlp_ratios, decomposed_stages=decomposed_stages,
-                         layerscale_stages=layerscale_stages)
+        cfg = resolve_arch("VisRetNet", arch, self.arch_settings, embed_dims=embed_dims,
+                           depths=depths, num_heads=num_heads, init_values=init_values,
+                           heads_ranges=heads_ranges, mlp_ratios=mlp_ratios,
+                           drop_path_rate=drop_path_rate, decomposed_stages=decomposed_stages,
+                           layerscale_stages=layerscale_stages,
+                           layer_init_values=layer_init_values)
+        per_stage = {k: v for k, v in cfg.items()
+                     if k not in ("drop_path_rate", "layer_init_values")}
+        dims, depths = cfg["embed_dims"], cfg["depths"]
         num_stages = len(depths)
         for name, values in per_stage.items():
             if len(values) != num_stages:
                 raise ValueError(f"VisRetNet: {name} has {len(values)} entries, expected one per "
                                  f"stage ({num_stages})")
-        for i, (dim, heads) in enumerate(zip(embed_dims, num_heads)):
+        for i, (dim, heads) in enumerate(zip(dims, cfg["num_heads"])):
             if dim % heads:
                 raise ValueError(f"VisRetNet: stage {i} embed dim {dim} is not divisible by "
                                  f"{heads} heads")
         self.out_indices = tuple(out_indices)
         self.num_stages = num_stages
         self.pretrained = pretrained
-        self.patch_embed = PatchEmbed(in_chans, embed_dims[0], norm_cfg)
-        dpr = np.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.patch_embed = PatchEmbed(in_chans, dims[0], norm_cfg)
+        dpr = np.linspace(0, cfg["drop_path_rate"], sum(depths)).tolist()
         self.layers = nn.ModuleList()
         for i in range(num_stages):
             start = sum(depths[:i])
             self.layers.append(BasicLayer(
-                embed_dim=embed_dims[i],
-                out_dim=embed_dims[i + 1] if i < num_stages - 1 else None,
-                depth=depths[i], num_heads=num_heads[i], init_value=init_values[i],
-                heads_range=heads_ranges[i], ffn_dim=int(mlp_ratios[i] * embed_dims[i]),
-                drop_path=dpr[start:start + depths[i]], decomposed=decomposed_stages[i],
-                layerscale=layerscale_stages[i], layer_init_value=layer_init_values,
-                norm_cfg=norm_cfg, downsample=i < num_stages - 1,
-                retention_impl=retention_impl))
+                embed_dim=dims[i], out_dim=dims[i + 1] if i < num_stages - 1 else None,
+                depth=depths[i], num_heads=cfg["num_heads"][i],
+                init_value=cfg["init_values"][i], heads_range=cfg["heads_ranges"][i],
+                ffn_dim=int(cfg["mlp_ratios"][i] * dims[i]),
+                drop_path=dpr[start:start + depths[i]], decomposed=cfg["decomposed_stages"][i],
+                layerscale=cfg["layerscale_stages"][i],
+                layer_init_value=cfg["layer_init_values"], norm_cfg=norm_cfg,
+                downsample=i < num_stages - 1, retention_impl=retention_impl))
         self.init_weights()
 
     def init_weights(self):

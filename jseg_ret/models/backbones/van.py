@@ -1,4 +1,4 @@
-"""VAN: the Visual Attention Network, the backbone of FRM (MODELS.md §3).
+"""VAN: the Visual Attention Network, the backbone of FRM (docs/models.md, section "FRM").
 
 Guo et al., "Visual Attention Network" (CVMJ 2023). The same four-stage pyramid as MSCAN (see
 ``conv_attention``) with large kernel attention (LKA) as the spatial gating unit — a 21×21
@@ -12,7 +12,8 @@ outputs NCHW at strides 4, 8, 16, 32. The ImageNet classifier (``head``) is not 
 segmentation backbone.
 """
 from ...registry import BACKBONES
-from .conv_attention import ConvAttentionNet, LargeKernelAttention, OverlapPatchEmbed, resolve_arch
+from .conv_attention import ConvAttentionNet, LargeKernelAttention, OverlapPatchEmbed
+from .variants import resolve_arch
 
 
 def _stem(in_chans, embed_dim, norm_cfg, channels_last):
@@ -22,8 +23,11 @@ def _stem(in_chans, embed_dim, norm_cfg, channels_last):
 
 @BACKBONES.register_module()
 class VAN(ConvAttentionNet):
-    """VAN-B0..B3 (``arch``); explicit ``embed_dims``/``depths``/``mlp_ratios`` override."""
+    """VAN-B0..B3 (``arch``); explicit ``embed_dims``/``depths``/``mlp_ratios`` override the
+    variant's values. ``drop_path_rate`` is a training choice (the FRM configs set it), not part
+    of the variant."""
 
+    # the VAN paper's variants
     arch_settings = {
         "b0": dict(embed_dims=(32, 64, 160, 256), depths=(3, 3, 5, 2), mlp_ratios=(8, 8, 4, 4)),
         "b1": dict(embed_dims=(64, 128, 320, 512), depths=(2, 2, 4, 2), mlp_ratios=(8, 8, 4, 4)),

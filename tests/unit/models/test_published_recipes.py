@@ -13,6 +13,7 @@ import pytest
 
 from jseg_ret import Config, build_segmentor
 from jseg_ret.engine.optimizer import param_multipliers
+from jseg_ret.models.backbones.variants import resolve_backbone_cfg
 from tests.helpers.models import trainable_count
 from tests.helpers.paths import ROOT, SHARED
 
@@ -59,8 +60,9 @@ def _plain(obj):
 
 
 def _backbone_name(backbone):
-    """The published constructor our backbone config stands for (its architecture fields match
-    that constructor's; None when none does)."""
+    """The published constructor our backbone config stands for (its architecture fields, resolved
+    through the backbone's variant table, match that constructor's; None when none does)."""
+    backbone = resolve_backbone_cfg(backbone)
     for name, arch in PUBLISHED_BACKBONES.items():
         if all(_plain(backbone.get(k)) == v for k, v in arch.items()):
             return name
