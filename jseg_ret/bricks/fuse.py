@@ -3,8 +3,9 @@
 Each folds an eval-mode BatchNorm — the fixed per-channel affine map y = x·s + t — into the
 neighbouring linear layer, once, as fresh stop-grad parameters; the caller then drops the BN.
 """
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
 from .norm import BatchNorm2d

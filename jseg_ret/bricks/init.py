@@ -1,8 +1,9 @@
 """Weight initialisation helpers (in place on a module's Vars), as mmcv/timm define them."""
 import math
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 
 
 def _set(var, array):

@@ -10,8 +10,9 @@ computed in the tensor's dtype as PyTorch's CPU kernel does), in a fraction of t
 import functools
 import os
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 
 _HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
                             "bilinear_cpu.h")

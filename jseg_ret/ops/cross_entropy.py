@@ -3,8 +3,9 @@
 As Jittor ops the segmentation loss is a max, an exp-sum, a gather and their gradients, each a
 strided sweep over the 150 channels of every pixel (docs/performance.md for what it cost).
 ``pixel_nll`` computes w[y]·(−log softmax(x)_y) per pixel (0 where the label is ignored) in one
-pass over blocks of pixels, and its gradient in one more (``kernels/cross_entropy_cpu.h``). ``applies`` says where it serves (CPU, float32/64, fast paths
-on); ``losses.cross_entropy`` otherwise uses the formula.
+pass over blocks of pixels, and its gradient in one more (``kernels/cross_entropy_cpu.h``).
+``applies`` says where it serves (CPU, float32/64, fast paths on); ``losses.cross_entropy``
+otherwise uses the formula.
 """
 import functools
 import os

@@ -9,8 +9,9 @@ a kernel exists for the device.
 """
 import functools
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 
 from . import kernels
 from .qkv import check_qkv
@@ -23,7 +24,8 @@ def manhattan_distance(h, w):
     """(H·W, H·W) float32 array of |h_i−h_j| + |w_i−w_j| over the row-major grid."""
     hh, ww = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     hh, ww = hh.reshape(-1), ww.reshape(-1)
-    return (np.abs(hh[:, None] - hh[None, :]) + np.abs(ww[:, None] - ww[None, :])).astype(np.float32)
+    dist = np.abs(hh[:, None] - hh[None, :]) + np.abs(ww[:, None] - ww[None, :])
+    return dist.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=64)
@@ -51,7 +53,8 @@ def _resolve(impl, q, v):
 def naive_retention(q, k, v, decay, distance):
     """Reference composition: bias, matmul, softmax, matmul. ``distance`` is (L, L) numpy."""
     dist = jt.array(distance)
-    bias = decay.reshape(1, -1, 1, 1).astype(q.dtype) * dist.astype(q.dtype).unsqueeze(0).unsqueeze(0)
+    dist = dist.astype(q.dtype).unsqueeze(0).unsqueeze(0)
+    bias = decay.reshape(1, -1, 1, 1).astype(q.dtype) * dist
     logits = jt.matmul(q, k.transpose(0, 1, 3, 2)) + bias
     probs = jt.nn.softmax(logits, dim=-1)
     return jt.matmul(probs, v)

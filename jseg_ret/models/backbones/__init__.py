@@ -1,4 +1,4 @@
-from .rmt import VisRetNet
 from . import mscan, van  # noqa: F401  (registers MSCAN and VAN in BACKBONES)
+from .rmt import VisRetNet
 
 __all__ = ["VisRetNet"]

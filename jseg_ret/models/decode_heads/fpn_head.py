@@ -13,6 +13,7 @@ gives pixel embeddings for the supervised pixel-contrastive loss, so ``forward_t
 ``loss_ce``, ``loss_contrast`` (already weighted by λ) and ``acc_seg``. Inference never runs it.
 """
 import numpy as np
+
 from jittor import nn
 
 from ...bricks import ConvModule

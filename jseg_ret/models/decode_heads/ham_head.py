@@ -20,8 +20,9 @@ positions, S groups) as X ≈ B Cᵀ with bases B ∈ R^{D×R} and coefficients 
 Gradients flow through every update by plain autograd: the published SegNeXt code (and mmseg's
 port) have the Hamburger paper's one-step-gradient ``@torch.no_grad()`` commented out / absent.
 """
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
 from ...bricks import ConvModule

@@ -1,5 +1,4 @@
 """Pixel accuracy (top-1, percent) over non-ignored pixels."""
-import jittor as jt
 
 from ...ops.argmax import channel_argmax
 

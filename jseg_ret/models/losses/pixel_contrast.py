@@ -19,8 +19,9 @@ other classes), with s_ij = z_i·z_j / τ:
 averaged over the anchors that have a positive. (The pixel-contrast paper's form: every positive
 is contrasted against all negatives, the other positives are not in the denominator.)
 """
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
 from ...bricks import kaiming_init

@@ -14,8 +14,9 @@ checkpoint loads into an FRM model with only the refinement module left to train
 """
 import math
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
 from ...bricks import ConvModule, constant_

@@ -36,8 +36,7 @@ import math
 import jittor as jt
 from jittor import nn
 
-from ...bricks import (GELU, ConvModule, LayerNorm2d, constant_init, normal_init,
-                       trunc_normal_init)
+from ...bricks import GELU, ConvModule, LayerNorm2d, constant_init, normal_init, trunc_normal_init
 from ...registry import NECKS
 
 
