@@ -1,5 +1,4 @@
 """Optimizer parameter groups, LR schedules, checkpoint atomicity and optimizer-state round trip."""
-import errno
 import json
 import math
 import os
@@ -22,6 +21,7 @@ from jseg_ret.engine.logger import truncate_jsonl
 from jseg_ret.engine.optimizer import group_of
 from jseg_ret.engine.runner import config_differences
 from jseg_ret.interop import CheckpointError
+from tests.helpers.faults import disk_full_save
 
 import jittor as jt
 from jittor import nn
@@ -216,12 +216,7 @@ def test_non_finite_weights_are_not_saved(tmp_path):
 
 
 def test_write_error_names_the_path(tmp_path, monkeypatch):
-    def disk_full(obj, file):
-        with open(file, "wb") as f:
-            f.write(b"partial")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(jt, "save", disk_full)
+    monkeypatch.setattr(jt, "save", disk_full_save)
     path = str(tmp_path / "iter_1.pkl")
     with pytest.raises(OutputWriteError, match=r"iter_1\.pkl: could not write.*No space"):
         save_checkpoint(path, Net(), iteration=1)

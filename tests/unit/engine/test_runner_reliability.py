@@ -5,7 +5,6 @@ temporaries are cleaned, log.jsonl has each iteration once, --resume auto skips 
 checkpoint, and run_net.py ends user errors in one `error:` line with documented exit codes.
 
 Same tiny SegRet and synthetic data shapes as test_training.py (kernels are shared)."""
-import errno
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ from jseg_ret.engine.checkpoint import MANIFEST, latest_checkpoint
 from jseg_ret.engine.runner import check_num_classes
 from jseg_ret.interop import CheckpointError, export_pth, load_pkl
 from jseg_ret.models import build_segmentor
+from tests.helpers.faults import disk_full_save
 from tests.helpers.paths import ROOT
 from tests.helpers.tiny import synthetic_data, write_tiny_config
 
@@ -170,12 +170,7 @@ def test_bad_intervals_are_config_errors(cfg_path, tmp_path, key, value):
 
 
 def test_disk_full_during_save_names_the_path(cfg_path, tmp_path, monkeypatch, capsys):
-    def disk_full(obj, file):
-        with open(file, "wb") as f:
-            f.write(b"partial")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(jt, "save", disk_full)
+    monkeypatch.setattr(jt, "save", disk_full_save)
     work = str(tmp_path / "work")
     assert run_net.main(["--config-file", cfg_path, "--work-dir", work, "--no-progress",
                          "--cfg-options", "runner.max_iters=1"]) == 4
