@@ -23,6 +23,7 @@ from ...bricks import (CHANNELS_LAST_NORMS, GELU, Conv2d, DropPath, LayerNorm, b
                        constant_init, fold_bn_after, fold_sequential_conv_bn, is_foldable_bn,
                        trunc_normal_init)
 from ...ops import retention_1d, retention_2d
+from ...ops.fused_linear import FusedLinear
 from ...registry import BACKBONES
 
 
@@ -126,6 +127,12 @@ class FeedForwardNetwork(nn.Module):
 
     def execute(self, x):
         return self.fc2(self.activation(self.fc1(x)))
+
+    def fold_for_inference(self):
+        """Inference: fc1, its bias and the GELU as one op (``ops.fused_linear``)."""
+        if isinstance(self.fc1, nn.Linear) and type(self.activation) is GELU:
+            self.fc1 = FusedLinear.from_linear(self.fc1, self.activation, "gelu")
+            self.activation = nn.Identity()
 
 
 class RetBlock(nn.Module):

@@ -27,6 +27,7 @@ from jittor import nn
 from ...bricks import (CHANNELS_LAST_NORMS, BatchNorm2d, Conv2d, ConvModule, bn_scale_shift,
                        build_norm_layer, constant_, fold_bn_after, is_foldable_bn)
 from ...ops import resize_nhwc
+from ...ops.fused_linear import FusedLinear
 from ...registry import HEADS
 from .decode_head import BaseDecodeHead
 
@@ -64,9 +65,14 @@ class ResidualMLP(nn.Module):
         return nn.relu(y) if self.use_relu else y
 
     def fold_for_inference(self):
-        """Inference: proj(x) + BN(conv(x)) as one Linear (eval BN)."""
-        if self.zeroLayer is None or not is_foldable_bn(self.zeroLayer.bn):
-            return
+        """Inference: proj(x) + BN(conv(x)) as one Linear (eval BN), with the ReLU in its op."""
+        if self.zeroLayer is not None and is_foldable_bn(self.zeroLayer.bn):
+            self._fold_branch()
+        if self.zeroLayer is None and self.use_relu and isinstance(self.proj, nn.Linear):
+            self.proj = FusedLinear.from_linear(self.proj, nn.ReLU(), "relu")
+            self.use_relu = False
+
+    def _fold_branch(self):
         conv = self.zeroLayer.conv
         fold_bn_after(conv, self.zeroLayer.bn)
         e = conv.weight.shape[0]
