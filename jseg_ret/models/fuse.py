@@ -11,7 +11,8 @@ is folded here, once, into fresh constant parameters — never on every call:
   ``FusedLinear`` (bias inside the product's op), and a channels-last conv followed by a GELU in
   an ``nn.Sequential`` (the stems) a ``BiasAct`` (bias + GELU in one pass); modules that know
   which activation follows a product fuse it in their ``fold_for_inference`` (RMT's FFN,
-  MSCAN/VAN's attention and MLP, SegRet's stage projections).
+  MSCAN/VAN's attention and MLP, SegRet's stage projections, a ConvModule's GroupNorm + ReLU);
+  1×1 convs on NCHW maps (SegNeXt's head) become one GEMM per sample (``PointwiseConvNCHW``).
 Each module that can be rewritten has a ``fold_for_inference()`` method saying what it folds
 (idempotent; called on the copy only).
 
@@ -26,10 +27,11 @@ it unchanged (idempotent).
 import copy
 
 import jittor as jt
+import numpy as np
 from jittor import nn
 
 from ..bricks import GELU, Conv2d
-from ..ops.fused_linear import BiasAct, FusedLinear
+from ..ops.fused_linear import BiasAct, FusedLinear, PointwiseConvNCHW
 
 
 class FusedModelError(RuntimeError):
@@ -111,6 +113,14 @@ def _is_biased_product(m):
     return (isinstance(m, Conv2d) and m.channels_last and m.is_pointwise and m.bias is not None)
 
 
+def _is_pointwise_nchw(m):
+    """A 1×1, stride-1, unpadded, ungrouped conv on NCHW maps (e.g. SegNeXt's head)."""
+    return (isinstance(m, nn.Conv2d) and not getattr(m, "channels_last", False)
+            and tuple(m.weight.shape[2:]) == (1, 1) and m.groups == 1
+            and tuple(np.broadcast_to(m.stride, 2)) == (1, 1)
+            and tuple(np.broadcast_to(m.padding, 2)) == (0, 0))
+
+
 def _fuse_sequential_conv_gelu(seq):
     """(channels-last conv with bias, Identity…, GELU) in ``seq`` → (BiasAct, Identity…)."""
     keys = list(seq.layers.keys())
@@ -134,6 +144,8 @@ def _fuse_products(model):
         for container, key, child in _children(m):
             if _is_biased_product(child):
                 container[key] = FusedLinear.from_linear(child)
+            elif _is_pointwise_nchw(child):
+                container[key] = PointwiseConvNCHW(child)
 
 
 __all__ = ["FusedModelError", "fuse_for_inference", "is_fused"]

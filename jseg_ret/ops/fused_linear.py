@@ -24,6 +24,9 @@ ACTS = {None: 0, "gelu": 1, "relu": 2}  # kernel epilogues; the numbers are jseg
 # in0 = x (m, k) viewed as rows, in1 = w (n, k), in2 = b (n)
 _LINEAR_SRC = """jseg_fused_linear::linear<{act}>(in0_p, in1_p, in2_p, out0_p,
     in0->num / in0_shape{last}, in1_shape0, in1_shape1);"""
+# in0 = x (n, c, h, w), in1 = w (o, c), in2 = b (o)
+_LINEAR_CF_SRC = """jseg_fused_linear::linear_cf<{act}>(in0_p, in1_p, in2_p, out0_p, in0_shape0,
+    in1_shape0, in1_shape1, in0->num / (in0_shape0 * in0_shape1));"""
 _BIAS_ACT_SRC = """jseg_fused_linear::bias_act<{act}>(in0_p, in1_p, out0_p,
     in0->num / in0_shape{last}, in0_shape{last});"""
 
@@ -58,6 +61,18 @@ def linear_act(x, weight, bias, act=None):
     src = _LINEAR_SRC.format(act=ACTS[act], last=x.ndim - 1)
     return jt.code((*x.shape[:-1], weight.shape[0]), x.dtype, [x, weight, bias],
                    cpu_header=_header(), cpu_src=src)
+
+
+def linear_channels_first(x, weight, bias, act=None):
+    """act(weight @ x[i] + bias) per sample of ``x`` (N, C, H, W): a 1×1 conv on NCHW maps as
+    one GEMM per sample (weight (O, C), bias (O)); the CPU kernel (no gradient)."""
+    _check_act(act, "linear_channels_first")
+    if x.ndim != 4 or x.shape[1] != weight.shape[1] or bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear_channels_first: x {tuple(x.shape)}, weight "
+                         f"{tuple(weight.shape)}, bias {tuple(bias.shape)}; expected x (N, C, H, "
+                         f"W), weight (O, C), bias (O,)")
+    return jt.code((x.shape[0], weight.shape[0], *x.shape[2:]), x.dtype, [x, weight, bias],
+                   cpu_header=_header(), cpu_src=_LINEAR_CF_SRC.format(act=ACTS[act]))
 
 
 def bias_act(x, bias, act=None):
@@ -102,6 +117,22 @@ class FusedLinear(nn.Module):
         return self.activation(y) if self.activation is not None else y
 
 
+class PointwiseConvNCHW(nn.Module):
+    """A 1×1, stride-1, ungrouped ``conv`` (with bias) on NCHW maps as one GEMM per sample with
+    the bias in its op (inference only; oneDNN's NCHW convolution reorders in and out)."""
+
+    def __init__(self, conv):
+        self.weight = _constant(conv.weight.reshape(conv.weight.shape[0], -1))
+        self.bias = _constant(conv.bias) if conv.bias is not None else jt.zeros(
+            (self.weight.shape[0],), "float32").stop_grad()  # a free epilogue
+        self.conv = conv
+
+    def execute(self, x):
+        if x.ndim == 4 and applies(x, self.weight, self.bias):
+            return linear_channels_first(x, self.weight, self.bias)
+        return self.conv(x)
+
+
 class BiasAct(nn.Module):
     """activation(conv(x) + bias) for a channels-last ``conv`` whose bias is added here (one
     pass, with the activation) instead of by the conv (inference only)."""
@@ -124,4 +155,5 @@ class BiasAct(nn.Module):
         return self.activation(y + self.bias)
 
 
-__all__ = ["ACTS", "BiasAct", "FusedLinear", "applies", "bias_act", "linear_act"]
+__all__ = ["ACTS", "BiasAct", "FusedLinear", "PointwiseConvNCHW", "applies", "bias_act",
+           "linear_act", "linear_channels_first"]

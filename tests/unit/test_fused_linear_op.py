@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from jseg_ret.ops.fused_linear import (BiasAct, FusedLinear, applies, bias_act,  # first: Jittor
-                                       linear_act)
+from jseg_ret.ops.fused_linear import (BiasAct, FusedLinear,  # first: Jittor
+                                       PointwiseConvNCHW, applies, bias_act, linear_act,
+                                       linear_channels_first)
 import jittor as jt  # noqa: E402
 from jittor import nn  # noqa: E402
 from jseg_ret.bricks import GELU, Conv2d  # noqa: E402
@@ -89,3 +90,17 @@ def test_rejects_bad_arguments():
         BiasAct(Conv2d(3, 3, 3), GELU(), "gelu")
     with pytest.raises(ValueError, match="both"):
         FusedLinear(jt.zeros((4, 3)), jt.zeros((4,)), GELU(), None)
+
+
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_linear_channels_first_matches_conv(act):
+    # a 1×1 conv on NCHW maps, odd sizes, a strided (non-contiguous) input
+    rng = np.random.RandomState(11)
+    conv = nn.Conv2d(13, 7, 1)
+    x = _rand(rng, 2, 13, 9, 10)[:, :, ::2]
+    ref = PLAIN[act](conv(x)).numpy()
+    y = linear_channels_first(x, conv.weight.reshape(7, 13), conv.bias, act).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    pw = PointwiseConvNCHW(nn.Conv2d(13, 7, 1, bias=False))
+    with jt.no_grad():
+        np.testing.assert_allclose(pw(x).numpy(), pw.conv(x).numpy(), rtol=1e-5, atol=1e-5)

@@ -92,6 +92,32 @@ void linear(const float* x, const float* w, const float* b, float* y, idx_t m, i
   }
 }
 
+// Channels-first (a 1x1 conv on NCHW maps): y[i] (o x p) = act(w (o x c) x[i] (c x p) + b[:, None])
+// for i < batch; one multi-threaded sgemm per map, then the epilogue over its rows.
+template <int ACT>
+void linear_cf(const float* x, const float* w, const float* b, float* y, idx_t batch, idx_t o,
+               idx_t c, idx_t p) {
+  for (idx_t i = 0; i < batch; ++i) {
+    float* yi = y + i * o * p;
+    dnnl_sgemm('N', 'N', o, p, c, 1.0f, w, c, x + i * c * p, p, 0.0f, yi, p);
+    #pragma omp parallel for schedule(static) if (o * p > 32768)
+    for (idx_t r = 0; r < o; ++r) {
+      float* __restrict row = yi + r * p;
+      const float br = b[r];
+      if (ACT == GELU) {
+        #pragma omp simd
+        for (idx_t k = 0; k < p; ++k) row[k] = gelu_f(row[k] + br);
+      } else if (ACT == RELU) {
+        #pragma omp simd
+        for (idx_t k = 0; k < p; ++k) row[k] = std::max(row[k] + br, 0.0f);
+      } else {
+        #pragma omp simd
+        for (idx_t k = 0; k < p; ++k) row[k] += br;
+      }
+    }
+  }
+}
+
 // y (m x n) = act(x + b), b broadcast over rows
 template <int ACT>
 void bias_act(const float* x, const float* b, float* y, idx_t m, idx_t n) {
