@@ -54,7 +54,8 @@ def _pass(qkv, vsrc, voff, decay, seqs, n, length, d, p, lq, lv, lo):
     return o
 
 
-def _strided(qkv, decay, n, decomposed):
+def strided_retention(qkv, decay, n, decomposed):
+    """The CPU kernel route (no gradient): heads read from ``qkv`` in place, (B, H, W, C) out."""
     b, h, w, c3 = qkv.shape
     c = c3 // 3
     d = c // n
@@ -107,8 +108,8 @@ def retention_qkv(qkv, decay, num_heads, decomposed, impl="auto"):
         raise ValueError(f"retention_qkv: {c3} channels are not q|k|v of {num_heads} equal "
                          f"heads each")
     if applies(qkv, impl):
-        return _strided(qkv, decay, num_heads, decomposed)
+        return strided_retention(qkv, decay, num_heads, decomposed)
     return _split(qkv, decay, num_heads, decomposed, impl)
 
 
-__all__ = ["applies", "retention_qkv"]
+__all__ = ["applies", "retention_qkv", "strided_retention"]

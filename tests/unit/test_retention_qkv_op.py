@@ -3,7 +3,8 @@ kernel route against the transpose route and the naive formula, and when it is u
 import numpy as np
 import pytest
 
-from jseg_ret.ops.retention_qkv import _split, _strided, applies, retention_qkv  # first: Jittor
+from jseg_ret.ops.retention_qkv import _split, applies, retention_qkv  # first: Jittor
+from jseg_ret.ops.retention_qkv import strided_retention as _strided  # noqa: E402
 import jittor as jt  # noqa: E402
 from jseg_ret.fast_path import fast_path  # noqa: E402
 
