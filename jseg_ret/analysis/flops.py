@@ -47,7 +47,7 @@ import jittor as jt
 from jittor import nn
 
 from ..bricks import GELU, BatchNorm2d, Dropout2d, DropPath, LayerNorm2d
-from ..ops import bilinear
+from ..ops import bilinear, fused_linear, retention_qkv
 from ..ops import kernels as retention_kernels
 
 CONVENTIONS = ("macs", "torchprofile", "mmcv")
@@ -354,6 +354,13 @@ def _retention_cost(q, k, v, *_, **__):
     return b * n * length * length * (d + int(v.shape[-1]))
 
 
+def _retention_qkv_cost(qkv, decay, n, decomposed, *_, **__):
+    """``ops.retention_qkv``'s kernel route: rows then columns, or the whole map."""
+    b, h, w, c3 = _shape(qkv)
+    dd = 2 * (c3 // 3 // n)  # d + e
+    return b * n * (h * w * w + w * h * h) * dd if decomposed else b * n * (h * w) ** 2 * dd
+
+
 def _interpolate_cost(*args, out=None, **kw):
     """Functional resize: 4 × output elements for bilinear in torchprofile's convention (its
     ``upsample_bilinear2d`` handler), nothing else anywhere (mmcv sees no functional call)."""
@@ -402,6 +409,12 @@ def _patched(counter):
     patch(nn, "baddbmm", counter.functional("matmul", _baddbmm_cost, nn.baddbmm))
     patch(retention_kernels, "fused_retention",
           counter.functional("retention", _retention_cost, retention_kernels.fused_retention))
+    patch(retention_qkv, "strided_retention",
+          counter.functional("retention", _retention_qkv_cost, retention_qkv.strided_retention))
+    # the inference-fused products (``fuse_for_inference``): one GEMM each, as ``nn.linear``
+    for name in ("linear_act", "linear_channels_first"):
+        patch(fused_linear, name, counter.functional("matmul", _linear_cost,
+                                                     getattr(fused_linear, name)))
     patch(nn, "interpolate", counter.functional("resize", _interpolate_cost, nn.interpolate))
     for name in ("bilinear_resize", "bilinear_resize_nhwc"):
         patch(bilinear, name, counter.functional("resize", _bilinear_cost,

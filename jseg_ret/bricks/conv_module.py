@@ -3,11 +3,12 @@
 ``channels_last=True``: the conv and norm take NHWC maps (``bricks.conv.Conv2d``)."""
 from jittor import nn
 
+from ..ops.group_norm import GroupNormAct
 from .activation import build_activation_layer
 from .conv import Conv2d
 from .fuse import fold_bn_after, is_foldable_bn
 from .init import constant_init, kaiming_init
-from .norm import build_norm_layer
+from .norm import GroupNorm, build_norm_layer
 
 
 class ConvModule(nn.Module):
@@ -44,7 +45,15 @@ class ConvModule(nn.Module):
         return getattr(self, self.norm_name) if self.norm_name else None
 
     def fold_for_inference(self):
-        """Inference: fold an eval BatchNorm that directly follows the conv into it."""
+        """Inference: fold an eval BatchNorm that directly follows the conv into it; a
+        GroupNorm (NCHW) and the ReLU after it run as one kernel (``ops.group_norm``)."""
+        if self.with_norm and isinstance(self.norm, GroupNorm) and self.norm.affine \
+                and not self.conv.channels_last and self.order == ("conv", "norm", "act"):
+            act = self.activate if self.with_activation else None
+            if act is None or type(act) is nn.ReLU:
+                setattr(self, self.norm_name, GroupNormAct(self.norm, act))
+                self.with_activation = False
+            return
         if not self.with_norm or not is_foldable_bn(self.norm) or \
                 self.order.index("norm") != self.order.index("conv") + 1:
             return

@@ -29,13 +29,27 @@ NCHW either way. ``fold_for_inference()`` methods fold eval-mode BatchNorms for 
 """
 import math
 
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
-from ...bricks import (CHANNELS_LAST_NORMS, GELU, Conv2d, DropPath, LayerNorm2d, bn_as_affine,
-                       build_norm_layer, constant_init, fold_bn_after, fold_bn_before,
-                       is_foldable_bn, normal_init, trunc_normal_init)
+from ...bricks import (
+    CHANNELS_LAST_NORMS,
+    GELU,
+    Conv2d,
+    DropPath,
+    LayerNorm2d,
+    bn_as_affine,
+    build_norm_layer,
+    constant_init,
+    fold_bn_after,
+    fold_bn_before,
+    is_foldable_bn,
+    normal_init,
+    trunc_normal_init,
+)
+from ...ops.fused_linear import BiasAct, FusedLinear
 from ...ops.mkl_conv import channels_last_preferred
 
 
@@ -68,6 +82,14 @@ class Mlp(nn.Module):
     def execute(self, x):
         x = self.drop(self.act(self.dwconv(self.fc1(x))))
         return self.drop(self.fc2(x))
+
+    def fold_for_inference(self):
+        """Inference (channels-last): the depthwise conv's bias and the GELU in one pass."""
+        conv = self.dwconv.dwconv
+        if (isinstance(conv, Conv2d) and conv.channels_last and conv.bias is not None
+                and type(self.act) is GELU):
+            self.dwconv.dwconv = BiasAct(conv, self.act, "gelu")
+            self.act = nn.Identity()
 
 
 class MultiScaleConvAttention(nn.Module):
@@ -116,6 +138,14 @@ class SpatialAttention(nn.Module):
 
     def execute(self, x):
         return self.proj_2(self.spatial_gating_unit(self.activation(self.proj_1(x)))) + x
+
+    def fold_for_inference(self):
+        """Inference (channels-last): proj_1, its bias and the GELU as one op."""
+        p = self.proj_1
+        if (isinstance(p, Conv2d) and p.channels_last and p.is_pointwise
+                and type(self.activation) is GELU):
+            self.proj_1 = FusedLinear.from_linear(p, self.activation, "gelu")
+            self.activation = nn.Identity()
 
 
 class ConvAttentionBlock(nn.Module):

@@ -16,14 +16,26 @@ q, k and v come from one product with [W_q; d^-1/2·W_k; W_v]; ``fold_for_infere
 (inference, see ``jseg_ret.models.fuse_for_inference``) builds that weight once, and folds the
 eval-mode BatchNorms of the stem and the downsampling convs into the convs.
 """
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
-from ...bricks import (CHANNELS_LAST_NORMS, GELU, Conv2d, DropPath, LayerNorm, build_norm_layer,
-                       constant_init, fold_bn_after, fold_sequential_conv_bn, is_foldable_bn,
-                       trunc_normal_init)
-from ...ops import retention_1d, retention_2d
+from ...bricks import (
+    CHANNELS_LAST_NORMS,
+    GELU,
+    Conv2d,
+    DropPath,
+    LayerNorm,
+    build_norm_layer,
+    constant_init,
+    fold_bn_after,
+    fold_sequential_conv_bn,
+    is_foldable_bn,
+    trunc_normal_init,
+)
+from ...ops.fused_linear import FusedLinear
+from ...ops.retention_qkv import retention_qkv
 from ...registry import BACKBONES
 from .variants import resolve_arch
 
@@ -74,25 +86,11 @@ class VisionRetention(nn.Module):
         self.out_proj = nn.Linear(embed_dim * value_factor, embed_dim, bias=True)
 
     def execute(self, x, decay, decomposed):
-        b, h, w, c = x.shape
-        n, d = self.num_heads, self.key_dim
+        c = x.shape[3]
         qkv = self._qkv(x)  # (b, h, w, 3c): q, d^-1/2·k, v from one product
         lepe = self.lepe(qkv[:, :, :, 2 * c:])
-        if decomposed:
-            # rows: q, k, v heads-first in one transpose, (3, b·h, n, w, d)
-            t = qkv.reshape(b, h, w, 3, n, d).permute(3, 0, 1, 4, 2, 5).reshape(3, b * h, n, w, d)
-            v_rows = retention_1d(t[0], t[1], t[2], decay, impl=self.retention_impl)
-            # columns: q, k from qkv (one strided transpose each), values from the row pass
-            q5 = qkv.reshape(b, h, w, 3, n, d)
-            q_cols, k_cols = (q5[:, :, :, i].permute(0, 2, 3, 1, 4).reshape(b * w, n, h, d)
-                              for i in (0, 1))
-            v_cols = v_rows.reshape(b, h, n, w, d).permute(0, 3, 2, 1, 4).reshape(b * w, n, h, d)
-            out = retention_1d(q_cols, k_cols, v_cols, decay, impl=self.retention_impl)
-            out = out.reshape(b, w, n, h, d).permute(0, 3, 1, 2, 4).reshape(b, h, w, c)
-        else:
-            t = qkv.reshape(b, h * w, 3, n, d).permute(2, 0, 3, 1, 4)  # (3, b, n, L, d)
-            out = retention_2d(t[0], t[1], t[2], decay, (h, w), impl=self.retention_impl)
-            out = out.permute(0, 2, 1, 3).reshape(b, h, w, c)
+        # whole map, or rows then columns (``decomposed``); heads read from qkv as they lie
+        out = retention_qkv(qkv, decay, self.num_heads, decomposed, impl=self.retention_impl)
         return self.out_proj(out + lepe)
 
     def _qkv(self, x):
@@ -128,6 +126,12 @@ class FeedForwardNetwork(nn.Module):
 
     def execute(self, x):
         return self.fc2(self.activation(self.fc1(x)))
+
+    def fold_for_inference(self):
+        """Inference: fc1, its bias and the GELU as one op (``ops.fused_linear``)."""
+        if isinstance(self.fc1, nn.Linear) and type(self.activation) is GELU:
+            self.fc1 = FusedLinear.from_linear(self.fc1, self.activation, "gelu")
+            self.activation = nn.Identity()
 
 
 class RetBlock(nn.Module):

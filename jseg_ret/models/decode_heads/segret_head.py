@@ -11,7 +11,8 @@ The head runs channels-last (pixels × channels): every 1×1 conv is then the Li
 on the CPU the upsampling moves whole pixels (``ops.resize_nhwc``). Inputs are NCHW feature
 maps, the logits NCHW.
 
-``fold_for_inference()`` (inference, ``jseg_ret.models.fuse_for_inference``) rewrites the algebra once:
+``fold_for_inference()`` (inference, ``jseg_ret.models.fuse_for_inference``) rewrites the
+algebra once:
 - per stage, ``proj`` and the eval-mode ``zeroLayer`` (1×1 conv, then BN = a per-channel affine
   map) become one Linear;
 - ``linear_fuse``'s 1×1 conv over the concatenation is a sum of per-stage 1×1 convs, and a 1×1
@@ -20,13 +21,24 @@ maps, the logits NCHW.
   GMACs for SegRet-T at 512×512), with its BN folded in; ``linear_fuse`` becomes the sum, the
   BN's shift and the ReLU.
 """
-import jittor as jt
 import numpy as np
+
+import jittor as jt
 from jittor import nn
 
-from ...bricks import (CHANNELS_LAST_NORMS, BatchNorm2d, Conv2d, ConvModule, bn_scale_shift,
-                       build_norm_layer, constant_, fold_bn_after, is_foldable_bn)
+from ...bricks import (
+    CHANNELS_LAST_NORMS,
+    BatchNorm2d,
+    Conv2d,
+    ConvModule,
+    bn_scale_shift,
+    build_norm_layer,
+    constant_,
+    fold_bn_after,
+    is_foldable_bn,
+)
 from ...ops import resize_nhwc
+from ...ops.fused_linear import FusedLinear
 from ...registry import HEADS
 from .decode_head import BaseDecodeHead
 
@@ -50,7 +62,8 @@ class ZeroInitConvBN(nn.Module):
 
 class ResidualMLP(nn.Module):
     """ReLU(Linear(x) + ZeroInitConvBN(x)) on a channels-last map (ReLU unless ``use_relu`` is
-    False). After ``fold_for_inference`` the branch is folded into ``proj`` and ``zeroLayer`` is None."""
+    False). After ``fold_for_inference`` the branch is folded into ``proj`` and ``zeroLayer`` is
+    None."""
 
     def __init__(self, input_dim, embed_dim, norm_cfg, use_relu=True):
         self.use_relu = bool(use_relu)
@@ -64,9 +77,14 @@ class ResidualMLP(nn.Module):
         return nn.relu(y) if self.use_relu else y
 
     def fold_for_inference(self):
-        """Inference: proj(x) + BN(conv(x)) as one Linear (eval BN)."""
-        if self.zeroLayer is None or not is_foldable_bn(self.zeroLayer.bn):
-            return
+        """Inference: proj(x) + BN(conv(x)) as one Linear (eval BN), with the ReLU in its op."""
+        if self.zeroLayer is not None and is_foldable_bn(self.zeroLayer.bn):
+            self._fold_branch()
+        if self.zeroLayer is None and self.use_relu and isinstance(self.proj, nn.Linear):
+            self.proj = FusedLinear.from_linear(self.proj, nn.ReLU(), "relu")
+            self.use_relu = False
+
+    def _fold_branch(self):
         conv = self.zeroLayer.conv
         fold_bn_after(conv, self.zeroLayer.bn)
         e = conv.weight.shape[0]
@@ -84,8 +102,8 @@ class FuseStages(ConvModule):
 
 
 class SumShiftAct(nn.Module):
-    """``linear_fuse`` after ``SegFormerHeadWithRes.fold_for_inference``: act(Σ maps + shift) — the per-stage
-    shares of the conv (and the BN's scale) already applied to each map."""
+    """``linear_fuse`` after ``SegFormerHeadWithRes.fold_for_inference``: act(Σ maps + shift) —
+    the per-stage shares of the conv (and the BN's scale) already applied to each map."""
 
     def __init__(self, shift, activate):
         self._shift = _param(shift)

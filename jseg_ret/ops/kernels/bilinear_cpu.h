@@ -2,8 +2,10 @@
 //
 // Each output pixel (oh, ow) reads rows hi0/hi1 (weights 1-hl, hl) and columns wi0/wi1
 // (weights 1-wl, wl); the taps are precomputed per axis with PyTorch's rule. Forward blends the
-// two source rows once per output row, then samples along W. Backward is its transpose: the
-// gradient row is scattered along W, then added into the two source rows with the row weights.
+// two source rows once per output row, then samples along W (many NCHW planes: samples each
+// source row along W once, then blends two of those per output row: forward_planes). Backward
+// is its transpose: the gradient row is scattered along W, then added into the two source rows
+// with the row weights.
 // Planes are independent, so both directions parallelise over planes without atomics.
 // No at-sign characters in this file: Jittor's code-op preprocessor reserves them.
 #ifndef JSEG_BILINEAR_CPU_H
@@ -20,10 +22,48 @@ typedef int64_t idx_t;
 
 // x (planes, h, w, inner) -> y (planes, H, W, inner): inner = 1 for NCHW planes (planes = N*C),
 // inner = C for channels-last maps (planes = N), where each tap moves a contiguous pixel.
+// NCHW planes (inner = 1), enough of them to share among the threads: per plane, sample the h
+// source rows along W first (h x W scratch, the only gathers), then every output row is a
+// contiguous blend of two of them (vectorised). PyTorch's order of the taps:
+// y = (1-b) ((1-q) x00 + q x01) + b ((1-q) x10 + q x11).
+template <typename T>
+void forward_planes(const T* x, const int* hi0, const int* hi1, const T* hl, const int* wi0,
+                    const int* wi1, const T* wl, T* y, idx_t planes, int h, int w, int H,
+                    int W) {
+  #pragma omp parallel if (planes * H * W > 32768)
+  {
+    std::vector<T> cols(static_cast<idx_t>(h) * W);
+    #pragma omp for schedule(static)
+    for (idx_t p = 0; p < planes; ++p) {
+      const T* xp = x + p * h * w;
+      for (int r = 0; r < h; ++r) {
+        const T* src = xp + static_cast<idx_t>(r) * w;
+        T* c = cols.data() + static_cast<idx_t>(r) * W;
+        for (int ow = 0; ow < W; ++ow) {
+          const T q = wl[ow];
+          c[ow] = (T(1) - q) * src[wi0[ow]] + q * src[wi1[ow]];
+        }
+      }
+      for (int oh = 0; oh < H; ++oh) {
+        const T* __restrict r0 = cols.data() + static_cast<idx_t>(hi0[oh]) * W;
+        const T* __restrict r1 = cols.data() + static_cast<idx_t>(hi1[oh]) * W;
+        T* __restrict out = y + (p * H + oh) * static_cast<idx_t>(W);
+        const T b = hl[oh], a = T(1) - b;
+        #pragma omp simd
+        for (int ow = 0; ow < W; ++ow) out[ow] = a * r0[ow] + b * r1[ow];
+      }
+    }
+  }
+}
+
 template <typename T>
 void forward(const T* x, const int* hi0, const int* hi1, const T* hl, const int* wi0,
              const int* wi1, const T* wl, T* y, idx_t planes, int h, int w, int H, int W,
              int inner) {
+  if (inner == 1 && planes >= 8) {
+    forward_planes(x, hi0, hi1, hl, wi0, wi1, wl, y, planes, h, w, H, W);
+    return;
+  }
   const idx_t rows = planes * H, rw = static_cast<idx_t>(w) * inner;
   #pragma omp parallel if (rows * W * inner > 32768)
   {

@@ -126,12 +126,41 @@ struct Scratch {
 
 inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-// ---------------------------------------------------------------------------------------------
-// Forward. q, k: (BN, L, d); v, o: (BN, L, e); lse: (BN, L); decay: (N,).
-// BN = B*N; the head of row bn is bn % N.
+// Where (sequence bn, token t, channel c) of q, k, v or o lies: with g = bn / N (the sequence
+// without its head) and head = bn % N, at g / P * outer + g % P * inner + head * head_stride
+// + t * tok + c. Contiguous (BN, L, dim): P = 1, outer = N * L * dim, head_stride = L * dim,
+// tok = dim. Inference reads q, k, v straight from the (B, H, W, 3C) q|k|v product and writes
+// o into a (B, H, W, C) map this way (no layout copies; see ops/retention_qkv.py).
+struct Layout {
+  idx_t outer, inner, head, tok;
+};
+
+inline Layout contiguous(int N, int L, int dim) {
+  return Layout{static_cast<idx_t>(N) * L * dim, 0, static_cast<idx_t>(L) * dim, dim};
+}
+
+inline idx_t seq_base(const Layout& l, int bn, int N, int P) {
+  const int g = bn / N;
+  return (g / P) * l.outer + (g % P) * l.inner + (bn % N) * l.head;
+}
+
+// Loads rows [t0, t0+n) (row stride rs) of a (L x dim) matrix transposed into dst (dim x NB).
 template <typename T>
-void forward(const T* q, const T* k, const T* v, const float* decay, T* o, T* lse,
-             int BN, int N, int L, int d, int e, int W) {
+inline void load_t_strided(T* dst, const T* src, idx_t rs, int t0, int n, int dim) {
+  for (int c = 0; c < dim; ++c) {
+    T* row = dst + static_cast<idx_t>(c) * NB;
+    for (int u = 0; u < n; ++u) row[u] = src[static_cast<idx_t>(t0 + u) * rs + c];
+    for (int u = n; u < NB; ++u) row[u] = T(0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward. q, k: (BN, L, d); v, o: (BN, L, e) as laid out by lq, lk, lv, lo (P sequences per
+// outer step); lse: (BN, L) contiguous; decay: (N,). BN = B*N; the head of row bn is bn % N.
+template <typename T>
+void forward_strided(const T* q, const T* k, const T* v, const float* decay, T* o, T* lse,
+                     int BN, int N, int L, int d, int e, int W, int P, Layout lq, Layout lk,
+                     Layout lv, Layout lo) {
   const int nqb = ceil_div(L, NB);
   const idx_t ntask = static_cast<idx_t>(BN) * nqb;
 #pragma omp parallel
@@ -152,16 +181,16 @@ void forward(const T* q, const T* k, const T* v, const float* decay, T* o, T* ls
       const int i0 = static_cast<int>(task % nqb) * NB;
       const int nq = std::min(NB, L - i0);
       const T lam = static_cast<T>(decay[bn % N]);
-      const T* qb = q + static_cast<idx_t>(bn) * L * d;
-      const T* kb = k + static_cast<idx_t>(bn) * L * d;
-      const T* vb = v + static_cast<idx_t>(bn) * L * e;
-      load_t(Qt, qb, i0, nq, d);
+      const T* qb = q + seq_base(lq, bn, N, P);
+      const T* kb = k + seq_base(lk, bn, N, P);
+      const T* vb = v + seq_base(lv, bn, N, P);
+      load_t_strided(Qt, qb, lq.tok, i0, nq, d);
       coords(qh, qw, i0, W);
       std::fill(OT, OT + static_cast<idx_t>(e) * NB, T(0));
       for (int u = 0; u < NB; ++u) { m[u] = lowest<T>(); l[u] = T(0); }
       for (int j0 = 0; j0 < L; j0 += TR) {
         const int nk = std::min(TR, L - j0);
-        gemm<T, false>(St, nk, kb + static_cast<idx_t>(j0) * d, d, 1, Qt, d);  // St = K Q^T
+        gemm<T, false>(St, nk, kb + j0 * lk.tok, lk.tok, 1, Qt, d);  // St = K Q^T
         for (int u = 0; u < NB; ++u) mt[u] = m[u];
         for (int r = 0; r < nk; ++r) {
           T* row = St + static_cast<idx_t>(r) * NB;
@@ -185,17 +214,25 @@ void forward(const T* q, const T* k, const T* v, const float* decay, T* o, T* ls
           T* row = OT + static_cast<idx_t>(c) * NB;
           for (int u = 0; u < NB; ++u) row[u] *= alpha[u];
         }
-        gemm<T, true>(OT, e, vb + static_cast<idx_t>(j0) * e, 1, e, St, nk);  // OT += V^T P^T
+        gemm<T, true>(OT, e, vb + j0 * lv.tok, 1, lv.tok, St, nk);  // OT += V^T P^T
       }
-      T* ob = o + static_cast<idx_t>(bn) * L * e;
+      T* ob = o + seq_base(lo, bn, N, P);
       T* lb = lse + static_cast<idx_t>(bn) * L;
       for (int u = 0; u < nq; ++u) {
         const T inv = T(1) / l[u];
-        for (int c = 0; c < e; ++c) ob[static_cast<idx_t>(i0 + u) * e + c] = OT[c * NB + u] * inv;
+        for (int c = 0; c < e; ++c) ob[(i0 + u) * lo.tok + c] = OT[c * NB + u] * inv;
         lb[i0 + u] = m[u] + std::log(l[u]);
       }
     }
   }
+}
+
+// Forward on contiguous q, k: (BN, L, d); v, o: (BN, L, e).
+template <typename T>
+void forward(const T* q, const T* k, const T* v, const float* decay, T* o, T* lse,
+             int BN, int N, int L, int d, int e, int W) {
+  forward_strided(q, k, v, decay, o, lse, BN, N, L, d, e, W, 1, contiguous(N, L, d),
+                  contiguous(N, L, d), contiguous(N, L, e), contiguous(N, L, e));
 }
 
 // ---------------------------------------------------------------------------------------------

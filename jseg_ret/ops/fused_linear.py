@@ -1,0 +1,159 @@
+"""Inference-only fused maps: Linear + bias (+ GELU/ReLU) as one CPU op, and bias (+ act) alone.
+
+Jittor runs ``nn.linear`` as a GEMM then a broadcast bias add, and the exact GELU as a
+single-threaded element-wise kernel (SegNeXt-T: 26 GELUs, 19 ms of a 0.18 s CPU inference;
+SegRet-T: 17, ~17 ms). ``kernels/fused_linear_cpu.h`` computes act(x wᵀ + b) with oneDNN's
+sgemm over row blocks and applies the bias and GELU to each block while it is in cache, on both
+cores; ``bias_act`` does the same after a convolution. They have no gradient: only
+``jseg_ret.models.fuse_for_inference`` installs them (``FusedLinear``, ``BiasAct``), and each
+falls back to the plain formula where the kernel does not apply (CUDA, other dtypes, fast paths
+off, or a gradient needed).
+"""
+import functools
+import os
+
+import jittor as jt
+from jittor import nn
+
+from ..fast_path import fast_path_enabled
+from .mkl_conv import mkl_ops
+
+_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
+                            "fused_linear_cpu.h")
+ACTS = {None: 0, "gelu": 1, "relu": 2}  # kernel epilogues; the numbers are jseg_fused_linear::Act
+# in0 = x (m, k) viewed as rows, in1 = w (n, k), in2 = b (n)
+_LINEAR_SRC = """jseg_fused_linear::linear<{act}>(in0_p, in1_p, in2_p, out0_p,
+    in0->num / in0_shape{last}, in1_shape0, in1_shape1);"""
+# in0 = x (n, c, h, w), in1 = w (o, c), in2 = b (o)
+_LINEAR_CF_SRC = """jseg_fused_linear::linear_cf<{act}>(in0_p, in1_p, in2_p, out0_p, in0_shape0,
+    in1_shape0, in1_shape1, in0->num / (in0_shape0 * in0_shape1));"""
+_BIAS_ACT_SRC = """jseg_fused_linear::bias_act<{act}>(in0_p, in1_p, out0_p,
+    in0->num / in0_shape{last}, in0_shape{last});"""
+
+
+@functools.lru_cache(maxsize=None)
+def _header():
+    with open(_HEADER_PATH, encoding="utf-8") as f:
+        return f.read()
+
+
+def _check_act(act, owner):
+    if act not in ACTS:
+        raise ValueError(f"{owner}: act={act!r}; expected one of {sorted(ACTS, key=str)}")
+
+
+def applies(x, *params):
+    """CPU with oneDNN, float32, fast paths on, and no gradient needed."""
+    if not fast_path_enabled() or mkl_ops() is None or str(x.dtype) != "float32":
+        return False
+    if any(str(p.dtype) != "float32" for p in params):
+        return False
+    return bool(jt.flags.no_grad) or (x.is_stop_grad() and all(p.is_stop_grad() for p in params))
+
+
+def linear_act(x, weight, bias, act=None):
+    """act(x @ weight.T + bias) over the last axis of ``x`` (weight (n, k), bias (n)): the CPU
+    kernel (no gradient; the caller checks ``applies``)."""
+    _check_act(act, "linear_act")
+    if x.shape[-1] != weight.shape[1] or bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear_act: x {tuple(x.shape)}, weight {tuple(weight.shape)}, bias "
+                         f"{tuple(bias.shape)}; expected x (..., k), weight (n, k), bias (n,)")
+    src = _LINEAR_SRC.format(act=ACTS[act], last=x.ndim - 1)
+    return jt.code((*x.shape[:-1], weight.shape[0]), x.dtype, [x, weight, bias],
+                   cpu_header=_header(), cpu_src=src)
+
+
+def linear_channels_first(x, weight, bias, act=None):
+    """act(weight @ x[i] + bias) per sample of ``x`` (N, C, H, W): a 1×1 conv on NCHW maps as
+    one GEMM per sample (weight (O, C), bias (O)); the CPU kernel (no gradient)."""
+    _check_act(act, "linear_channels_first")
+    if x.ndim != 4 or x.shape[1] != weight.shape[1] or bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear_channels_first: x {tuple(x.shape)}, weight "
+                         f"{tuple(weight.shape)}, bias {tuple(bias.shape)}; expected x (N, C, H, "
+                         f"W), weight (O, C), bias (O,)")
+    return jt.code((x.shape[0], weight.shape[0], *x.shape[2:]), x.dtype, [x, weight, bias],
+                   cpu_header=_header(), cpu_src=_LINEAR_CF_SRC.format(act=ACTS[act]))
+
+
+def bias_act(x, bias, act=None):
+    """act(x + bias), ``bias`` over the last axis of ``x``: the CPU kernel (no gradient)."""
+    _check_act(act, "bias_act")
+    if bias.shape != (x.shape[-1],):
+        raise ValueError(f"bias_act: bias {tuple(bias.shape)} for x {tuple(x.shape)}; expected "
+                         f"({x.shape[-1]},)")
+    src = _BIAS_ACT_SRC.format(act=ACTS[act], last=x.ndim - 1)
+    return jt.code(x.shape, x.dtype, [x, bias], cpu_header=_header(), cpu_src=src)
+
+
+def _constant(v):
+    return jt.array(v.numpy()).stop_grad()
+
+
+class FusedLinear(nn.Module):
+    """act(x @ weight.T + bias) over the last axis (inference only, built by
+    ``fuse_for_inference``). ``activation`` is the module replaced (its ``execute`` is the
+    fallback formula); ``act`` names the kernel's epilogue for it (None, "gelu" or "relu").
+    Without bias and activation it is the plain product (nothing to fuse)."""
+
+    def __init__(self, weight, bias=None, activation=None, act=None):
+        _check_act(act, "FusedLinear")
+        if (activation is None) != (act is None):
+            raise ValueError("FusedLinear: give both activation (the module) and act (its "
+                             f"kernel name), or neither; got {activation!r}, {act!r}")
+        self.weight = _constant(weight.reshape(weight.shape[0], -1))
+        self.bias = _constant(bias) if bias is not None else None
+        self.activation = activation
+        self.act = act
+
+    @classmethod
+    def from_linear(cls, linear, activation=None, act=None):
+        """From an ``nn.Linear`` or a 1×1 channels-last ``bricks.Conv2d`` (weight (O, C, 1, 1))."""
+        return cls(linear.weight, getattr(linear, "bias", None), activation, act)
+
+    def execute(self, x):
+        if self.bias is not None and applies(x, self.weight, self.bias):
+            return linear_act(x, self.weight, self.bias, self.act)
+        y = nn.linear(x, self.weight, self.bias)
+        return self.activation(y) if self.activation is not None else y
+
+
+class PointwiseConvNCHW(nn.Module):
+    """A 1×1, stride-1, ungrouped ``conv`` (with bias) on NCHW maps as one GEMM per sample with
+    the bias in its op (inference only; oneDNN's NCHW convolution reorders in and out)."""
+
+    def __init__(self, conv):
+        self.weight = _constant(conv.weight.reshape(conv.weight.shape[0], -1))
+        self.bias = _constant(conv.bias) if conv.bias is not None else jt.zeros(
+            (self.weight.shape[0],), "float32").stop_grad()  # a free epilogue
+        self.conv = conv
+
+    def execute(self, x):
+        if x.ndim == 4 and applies(x, self.weight, self.bias):
+            return linear_channels_first(x, self.weight, self.bias)
+        return self.conv(x)
+
+
+class BiasAct(nn.Module):
+    """activation(conv(x) + bias) for a channels-last ``conv`` whose bias is added here (one
+    pass, with the activation) instead of by the conv (inference only)."""
+
+    def __init__(self, conv, activation, act):
+        _check_act(act, "BiasAct")
+        if getattr(conv, "bias", None) is None or not getattr(conv, "channels_last", False):
+            raise ValueError(f"BiasAct: {type(conv).__name__} must be a channels-last conv with "
+                             f"a bias to take over")
+        self.bias = _constant(conv.bias)
+        conv.bias = None
+        self.conv = conv
+        self.activation = activation
+        self.act = act
+
+    def execute(self, x):
+        y = self.conv(x)
+        if applies(y, self.bias):
+            return bias_act(y, self.bias, self.act)
+        return self.activation(y + self.bias)
+
+
+__all__ = ["ACTS", "BiasAct", "FusedLinear", "PointwiseConvNCHW", "applies", "bias_act",
+           "linear_act", "linear_channels_first"]

@@ -1,0 +1,147 @@
+// Linear + bias (+ exact GELU or ReLU) on the CPU in one op (inference), and bias (+ act) alone.
+//
+// y = act(x w^T + b): oneDNN's sgemm (the library Jittor's own matmul calls; its symbol is in
+// the process once Jittor has loaded its oneDNN ops) on blocks of rows, each block's epilogue
+// (bias, GELU) applied while the block is still in cache. Blocks go to the OpenMP threads, each
+// running a single-threaded sgemm; with too few rows for that, one multi-threaded sgemm runs
+// first and the epilogue follows it.
+// GELU(x) = x/2 (1 + erf(x / sqrt 2)), erf by a clamped odd rational polynomial (|error| about
+// 1e-7, as XLA's and Eigen's float erf) that the compiler vectorises.
+// No at-sign characters in this file: Jittor's code-op preprocessor reserves them.
+#ifndef JSEG_FUSED_LINEAR_CPU_H
+#define JSEG_FUSED_LINEAR_CPU_H
+
+#include <algorithm>
+#include <cstdint>
+#include <omp.h>
+
+extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K,
+                          float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                          float beta, float* C, int64_t ldc);
+
+namespace jseg_fused_linear {
+
+typedef int64_t idx_t;
+
+enum Act { NONE = 0, GELU = 1, RELU = 2 };
+
+inline float erf_f(float a) {
+  const float x = std::min(std::max(a, -4.0f), 4.0f);
+  const float x2 = x * x;
+  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+  p = x2 * p + -2.10102402082508e-06f;
+  p = x2 * p + -5.69250639462346e-05f;
+  p = x2 * p + -7.34990630326855e-04f;
+  p = x2 * p + -2.95459980854025e-03f;
+  p = x2 * p + -1.60960333262415e-02f;
+  p = x * p;
+  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+  q = x2 * q + -1.68282697438203e-03f;
+  q = x2 * q + -7.37332916720468e-03f;
+  q = x2 * q + -1.42647390514189e-02f;
+  return p / q;
+}
+
+inline float gelu_f(float x) { return 0.5f * x * (1.0f + erf_f(x * 0.70710678118654752f)); }
+
+// rows [0, m) of y (row stride n) += b, then act
+template <int ACT>
+inline void epilogue(float* __restrict y, const float* __restrict b, idx_t m, idx_t n) {
+  for (idx_t r = 0; r < m; ++r) {
+    float* __restrict row = y + r * n;
+    if (ACT == GELU) {
+      #pragma omp simd
+      for (idx_t c = 0; c < n; ++c) row[c] = gelu_f(row[c] + b[c]);
+    } else if (ACT == RELU) {
+      #pragma omp simd
+      for (idx_t c = 0; c < n; ++c) row[c] = std::max(row[c] + b[c], 0.0f);
+    } else {
+      #pragma omp simd
+      for (idx_t c = 0; c < n; ++c) row[c] += b[c];
+    }
+  }
+}
+
+// Rows per block: the block's output (rows x n floats) about 256 KB (it stays in L2 for the
+// epilogue), at least 256 rows (each block's sgemm packs all of w again).
+inline idx_t block_rows(idx_t n) {
+  return std::max<idx_t>(256, (65536 / std::max<idx_t>(n, 1)) & ~idx_t(7));
+}
+
+// x (m x k), w (n x k), b (n) -> y (m x n) = act(x w^T + b)
+template <int ACT>
+void linear(const float* x, const float* w, const float* b, float* y, idx_t m, idx_t n,
+            idx_t k) {
+  const idx_t mb = block_rows(n);
+  const idx_t blocks = (m + mb - 1) / mb;
+  const int threads = omp_get_max_threads();
+  if (blocks < 2 * threads) {  // few rows: oneDNN parallelises the product itself
+    dnnl_sgemm('N', 'T', m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
+    #pragma omp parallel for schedule(static) if (m * n > 32768)
+    for (idx_t t = 0; t < blocks; ++t) {
+      const idx_t r0 = t * mb;
+      epilogue<ACT>(y + r0 * n, b, std::min(mb, m - r0), n);
+    }
+    return;
+  }
+  #pragma omp parallel for schedule(static)
+  for (idx_t t = 0; t < blocks; ++t) {
+    const idx_t r0 = t * mb, rows = std::min(mb, m - r0);
+    dnnl_sgemm('N', 'T', rows, n, k, 1.0f, x + r0 * k, k, w, k, 0.0f, y + r0 * n, n);
+    epilogue<ACT>(y + r0 * n, b, rows, n);
+  }
+}
+
+// Channels-first (a 1x1 conv on NCHW maps): y[i] (o x p) = act(w (o x c) x[i] (c x p) + b[:, None])
+// for i < batch; one multi-threaded sgemm per map, then the epilogue over its rows.
+template <int ACT>
+void linear_cf(const float* x, const float* w, const float* b, float* y, idx_t batch, idx_t o,
+               idx_t c, idx_t p) {
+  for (idx_t i = 0; i < batch; ++i) {
+    float* yi = y + i * o * p;
+    dnnl_sgemm('N', 'N', o, p, c, 1.0f, w, c, x + i * c * p, p, 0.0f, yi, p);
+    #pragma omp parallel for schedule(static) if (o * p > 32768)
+    for (idx_t r = 0; r < o; ++r) {
+      float* __restrict row = yi + r * p;
+      const float br = b[r];
+      if (ACT == GELU) {
+        #pragma omp simd
+        for (idx_t k = 0; k < p; ++k) row[k] = gelu_f(row[k] + br);
+      } else if (ACT == RELU) {
+        #pragma omp simd
+        for (idx_t k = 0; k < p; ++k) row[k] = std::max(row[k] + br, 0.0f);
+      } else {
+        #pragma omp simd
+        for (idx_t k = 0; k < p; ++k) row[k] += br;
+      }
+    }
+  }
+}
+
+// y (m x n) = act(x + b), b broadcast over rows
+template <int ACT>
+void bias_act(const float* x, const float* b, float* y, idx_t m, idx_t n) {
+  const idx_t mb = block_rows(n);
+  const idx_t blocks = (m + mb - 1) / mb;
+  #pragma omp parallel for schedule(static) if (m * n > 32768)
+  for (idx_t t = 0; t < blocks; ++t) {
+    const idx_t r0 = t * mb, rows = std::min(mb, m - r0);
+    for (idx_t r = r0; r < r0 + rows; ++r) {
+      const float* __restrict xr = x + r * n;
+      float* __restrict yr = y + r * n;
+      if (ACT == GELU) {
+        #pragma omp simd
+        for (idx_t c = 0; c < n; ++c) yr[c] = gelu_f(xr[c] + b[c]);
+      } else if (ACT == RELU) {
+        #pragma omp simd
+        for (idx_t c = 0; c < n; ++c) yr[c] = std::max(xr[c] + b[c], 0.0f);
+      } else {
+        #pragma omp simd
+        for (idx_t c = 0; c < n; ++c) yr[c] = xr[c] + b[c];
+      }
+    }
+  }
+}
+
+}  // namespace jseg_fused_linear
+#endif
