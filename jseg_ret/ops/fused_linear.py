@@ -1,8 +1,8 @@
 """Inference-only fused maps: Linear + bias (+ GELU/ReLU) as one CPU op, and bias (+ act) alone.
 
 Jittor runs ``nn.linear`` as a GEMM then a broadcast bias add, and the exact GELU as a
-single-threaded element-wise kernel (SegNeXt-T: 26 GELUs, 19 ms of a 0.18 s CPU inference;
-SegRet-T: 17, ~17 ms). ``kernels/fused_linear_cpu.h`` computes act(x wᵀ + b) with oneDNN's
+single-threaded element-wise kernel (what that cost: docs/performance.md).
+``kernels/fused_linear_cpu.h`` computes act(x wᵀ + b) with oneDNN's
 sgemm over row blocks and applies the bias and GELU to each block while it is in cache, on both
 cores; ``bias_act`` does the same after a convolution. They have no gradient: only
 ``jseg_ret.models.fuse_for_inference`` installs them (``FusedLinear``, ``BiasAct``), and each

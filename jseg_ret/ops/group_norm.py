@@ -1,7 +1,7 @@
 """GroupNorm (+ ReLU) on NCHW maps: one CPU kernel where no gradient is needed (inference).
 
-Jittor's ``nn.GroupNorm`` runs as reduce and element-wise kernels (SegNeXt-T's head: three GNs
-at 256×64², ~11 ms of a 0.18 s CPU inference). ``kernels/group_norm_cpu.h`` normalizes each
+Jittor's ``nn.GroupNorm`` runs as reduce and element-wise kernels (SegNeXt-T's head has three;
+docs/performance.md). ``kernels/group_norm_cpu.h`` normalizes each
 (sample, group) in three passes over its contiguous block, with the affine map and the ReLU
 that follows it in ``ConvModule``. ``GroupNormAct`` (installed by ``fuse_for_inference`` through
 ``ConvModule.fold_for_inference``) uses it where it ``applies`` and the modules otherwise.
