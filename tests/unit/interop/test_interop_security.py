@@ -17,6 +17,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from bench.common import reset_peak_rss  # tools/bench: the benchmarks' RSS helper
 from jseg_ret.interop import CheckpointError, load_pkl, load_pth, safe_pickle
 from jseg_ret.interop.pth_reader import LEGACY_MAGIC, LEGACY_PROTOCOL
 from tests.helpers.paths import subprocess_env
@@ -318,18 +319,9 @@ print(json.dumps(out))
 """
 
 
-def _clear_refs_works():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def bomb_results(tmp_path_factory):
-    if not _clear_refs_works():
+    if not reset_peak_rss():
         pytest.skip("needs /proc/self/clear_refs to measure each case's peak memory")
     d = tmp_path_factory.mktemp("bombs")
     paths = {name: str(make(d)) for name, make in BOMBS.items()}
