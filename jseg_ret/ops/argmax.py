@@ -5,23 +5,17 @@ stride of H·W, the largest single item of a CPU training step (the training acc
 logit channels; docs/performance.md). ``channel_argmax`` sweeps the channels over blocks of pixels
 instead (``kernels/argmax_cpu.h``); elsewhere (CUDA, fast paths off) it is ``argmax``.
 """
-import functools
-import os
-
 import jittor as jt
 
 from ..fast_path import fast_path_enabled
+from .kernels.sources import kernel_source
 
-_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
-                            "argmax_cpu.h")
 _SRC = """jseg_argmax::channel_argmax<in0_type, out0_type>(in0_p, out0_p, in0_shape0,
     in0_shape1, in0->num / (in0_shape0 * in0_shape1));"""
 
 
-@functools.lru_cache(maxsize=None)
-def _header():
-    with open(_HEADER_PATH, encoding="utf-8") as f:
-        return f.read()
+def _header():  # the kernel source file (read once, cached)
+    return kernel_source("argmax_cpu.h")
 
 
 def channel_argmax(x):

@@ -8,14 +8,13 @@ computed in the tensor's dtype as PyTorch's CPU kernel does), in a fraction of t
 (docs/performance.md), and a backward pass (its transpose) for training.
 """
 import functools
-import os
 
 import numpy as np
 
 import jittor as jt
 
-_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
-                            "bilinear_cpu.h")
+from .kernels.sources import kernel_source
+
 _DTYPES = ("float32", "float64")
 # in0 = x (or dy), in1..in6 = hi0, hi1, hl, wi0, wi1, wl
 _ARGS = "in1_p, in2_p, in3_p, in4_p, in5_p, in6_p, out0_p"
@@ -30,10 +29,8 @@ _BWD_NHWC = f"""jseg_bilinear::backward<in0_type>(in0_p, {_ARGS},
     in0_shape0, out0_shape1, out0_shape2, in0_shape1, in0_shape2, in0_shape3);"""
 
 
-@functools.lru_cache(maxsize=None)
-def _header():
-    with open(_HEADER_PATH, encoding="utf-8") as f:
-        return f.read()
+def _header():  # the kernel source file (read once, cached)
+    return kernel_source("bilinear_cpu.h")
 
 
 def source_index(n_in, n_out, align_corners, dtype="float32"):

@@ -7,24 +7,18 @@ pass over blocks of pixels, and its gradient in one more (``kernels/cross_entrop
 ``applies`` says where it serves (CPU, float32/64, fast paths on); ``losses.cross_entropy``
 otherwise uses the formula.
 """
-import functools
-import os
-
 import jittor as jt
 
 from ..fast_path import fast_path_enabled
+from .kernels.sources import kernel_source
 
-_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
-                            "cross_entropy_cpu.h")
 _SHAPE = "in0_shape0, in0_shape1, in0->num / (in0_shape0 * in0_shape1), (int)data[\"ignore\"]"
 _FWD_SRC = ("jseg_ce::forward<in0_type>(in0_p, in1_p, in2_p, out0_p, " + _SHAPE + ");")
 _BWD_SRC = ("jseg_ce::backward<in0_type>(in0_p, in1_p, in2_p, in3_p, out0_p, " + _SHAPE + ");")
 
 
-@functools.lru_cache(maxsize=None)
-def _header():
-    with open(_HEADER_PATH, encoding="utf-8") as f:
-        return f.read()
+def _header():  # the kernel source file (read once, cached)
+    return kernel_source("cross_entropy_cpu.h")
 
 
 def applies(pred):

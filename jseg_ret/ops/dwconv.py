@@ -8,23 +8,14 @@ convolutions on NHWC maps. The forward and the data gradient (same loop structur
 output / input row) are faster than oneDNN's on wide maps with small kernels (e.g. MSCAN's FFN
 3×3); ``MklConv`` picks them there. Measurements: docs/performance.md.
 """
-import functools
-import os
-
 import jittor as jt
 
-_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
-                            "dwconv_cpu.h")
+from .kernels.sources import kernel_source
+
 _SRC = """jseg_dwconv::weight_grad<in0_type>(in0_p, in1_p, out0_p, in0_shape0, in0_shape1,
     in0_shape2, in0_shape3, in1_shape1, in1_shape2, out0_shape2, out0_shape3,
     (int)data["sh"], (int)data["sw"], (int)data["ph"], (int)data["pw"], (int)data["dh"],
     (int)data["dw"]);"""
-
-
-@functools.lru_cache(maxsize=None)
-def _header():
-    with open(_HEADER_PATH, encoding="utf-8") as f:
-        return f.read()
 
 
 # forward: in0 = x (N, H, W, C), in1 = w; out (N, OH, OW, C). The taps come from w's shape.
@@ -37,6 +28,10 @@ _DX_SRC = """jseg_dwconv::data_grad<in0_type>(in0_p, in1_p, out0_p, out0_shape0,
     out0_shape2, out0_shape3, in0_shape1, in0_shape2, in1_shape2, in1_shape3,
     (int)data["sh"], (int)data["sw"], (int)data["ph"], (int)data["pw"], (int)data["dh"],
     (int)data["dw"]);"""
+
+
+def _header():  # the kernel source file (read once, cached)
+    return kernel_source("dwconv_cpu.h")
 
 
 def _conv_data(stride, padding, dilation):

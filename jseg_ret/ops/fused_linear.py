@@ -9,17 +9,13 @@ cores; ``bias_act`` does the same after a convolution. They have no gradient: on
 falls back to the plain formula where the kernel does not apply (CUDA, other dtypes, fast paths
 off, or a gradient needed).
 """
-import functools
-import os
-
 import jittor as jt
 from jittor import nn
 
 from ..fast_path import fast_path_enabled
+from .kernels.sources import kernel_source
 from .mkl_conv import mkl_ops
 
-_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
-                            "fused_linear_cpu.h")
 ACTS = {None: 0, "gelu": 1, "relu": 2}  # kernel epilogues; the numbers are jseg_fused_linear::Act
 # in0 = x (m, k) viewed as rows, in1 = w (n, k), in2 = b (n)
 _LINEAR_SRC = """jseg_fused_linear::linear<{act}>(in0_p, in1_p, in2_p, out0_p,
@@ -31,10 +27,8 @@ _BIAS_ACT_SRC = """jseg_fused_linear::bias_act<{act}>(in0_p, in1_p, out0_p,
     in0->num / in0_shape{last}, in0_shape{last});"""
 
 
-@functools.lru_cache(maxsize=None)
-def _header():
-    with open(_HEADER_PATH, encoding="utf-8") as f:
-        return f.read()
+def _header():  # the kernel source file (read once, cached)
+    return kernel_source("fused_linear_cpu.h")
 
 
 def _check_act(act, owner):

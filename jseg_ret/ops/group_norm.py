@@ -6,24 +6,18 @@ docs/performance.md). ``kernels/group_norm_cpu.h`` normalizes each
 that follows it in ``ConvModule``. ``GroupNormAct`` (installed by ``fuse_for_inference`` through
 ``ConvModule.fold_for_inference``) uses it where it ``applies`` and the modules otherwise.
 """
-import functools
-import os
-
 import jittor as jt
 from jittor import nn
 
 from .fused_linear import applies
+from .kernels.sources import kernel_source
 
-_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
-                            "group_norm_cpu.h")
 _SRC = """jseg_group_norm::forward<{relu}>(in0_p, in1_p, in2_p, out0_p, in0_shape0, in0_shape1,
     in0->num / (in0_shape0 * in0_shape1), (int)data["groups"], data["eps"]);"""
 
 
-@functools.lru_cache(maxsize=None)
-def _header():
-    with open(_HEADER_PATH, encoding="utf-8") as f:
-        return f.read()
+def _header():  # the kernel source file (read once, cached)
+    return kernel_source("group_norm_cpu.h")
 
 
 def group_norm_act(x, weight, bias, groups, eps, relu=False):

@@ -6,23 +6,17 @@ SegRet-T's 28 channels-last LayerNorms in CPU inference (docs/performance.md).
 no gradient: ``layer_norm_last`` uses it only where nothing needs one (``applies``) and the
 formula otherwise.
 """
-import functools
-import os
-
 import jittor as jt
 
 from ..fast_path import fast_path_enabled
+from .kernels.sources import kernel_source
 
-_HEADER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
-                            "layer_norm_cpu.h")
 _SRC = """jseg_layer_norm::forward<in0_type>(in0_p, in1_p, in2_p, out0_p,
     in0->num / in0_shape{last}, in0_shape{last}, data["eps"]);"""
 
 
-@functools.lru_cache(maxsize=None)
-def _header():
-    with open(_HEADER_PATH, encoding="utf-8") as f:
-        return f.read()
+def _header():  # the kernel source file (read once, cached)
+    return kernel_source("layer_norm_cpu.h")
 
 
 def applies(x, weight):

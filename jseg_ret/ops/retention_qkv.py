@@ -40,11 +40,12 @@ def _layout(outer, inner, head, tok, prefix):
     return {prefix + "o": outer, prefix + "i": inner, prefix + "h": head, prefix + "t": tok}
 
 
-def _pass(qkv, vsrc, voff, decay, seqs, n, length, d, p, lq, lv, lo):
-    """One strided kernel call over ``seqs``·n sequences of ``length`` tokens (a line: the
-    decay grows with |i − j|)."""
+def _pass(qkv, vsrc, voff, decay, seqs, n, length, d, p, lq, lv, lo, width=None):
+    """One strided kernel call over ``seqs``·n sequences of ``length`` tokens, laid out in rows
+    of ``width`` tokens for the decay's Manhattan distance (default: one line, |i − j|)."""
     b, h, w, c3 = qkv.shape
-    data = dict(koff=c3 // 3, voff=voff, BN=seqs * n, N=n, L=length, d=d, P=p, W=length)
+    data = dict(koff=c3 // 3, voff=voff, BN=seqs * n, N=n, L=length, d=d, P=p,
+                W=width or length)
     data.update(_layout(*lq, "q"))
     data.update(_layout(*lv, "v"))
     data.update(_layout(*lo, "o"))
@@ -61,15 +62,9 @@ def strided_retention(qkv, decay, n, decomposed):
     d = c // n
     decay = decay.float32().stop_grad()
     if not decomposed:  # whole map: sequences (b, head), tokens y·w + x; 2-D decay
-        data = dict(koff=c, voff=2 * c, BN=b * n, N=n, L=h * w, d=d, P=1)
-        data.update(_layout(h * w * c3, 0, d, c3, "q"))
-        data.update(_layout(h * w * c3, 0, d, c3, "v"))
-        data.update(_layout(h * w * c, 0, d, c, "o"))
-        data["W"] = w
-        o, _ = jt.code([(b, h, w, c), (b * n, h * w)], [qkv.dtype, qkv.dtype],
-                       [qkv, qkv, decay], cpu_header=source("cpu"), cpu_src=_SRC,
-                       data={k: float(v) for k, v in data.items()})
-        return o
+        return _pass(qkv, qkv, 2 * c, decay, b, n, h * w, d, 1,
+                     (h * w * c3, 0, d, c3), (h * w * c3, 0, d, c3), (h * w * c, 0, d, c),
+                     width=w)
     # rows: sequences (b·h, head), tokens x; the output v' as a (b, h, w, c) map
     rows = _pass(qkv, qkv, 2 * c, decay, b * h, n, w, d, 1,
                  (w * c3, 0, d, c3), (w * c3, 0, d, c3), (w * c, 0, d, c))

@@ -1,14 +1,14 @@
 """jt.Function around the fused kernels: forward writes O and the log-sum-exp, backward
 recomputes probabilities from q, k and the LSE. Both are single ``jt.code`` ops whose
 cpu_header / cuda_header is the kernel source file; the src strings only call its entry points."""
-import functools
 import os
 
 import jittor as jt
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = {"cpu": os.path.join(HERE, "retention_cpu.h"),
-           "cuda": os.path.join(HERE, "retention_cuda.cu")}
+from .sources import KERNEL_DIR, kernel_source
+
+SOURCES = {"cpu": os.path.join(KERNEL_DIR, "retention_cpu.h"),
+           "cuda": os.path.join(KERNEL_DIR, "retention_cuda.cu")}
 CUDA_MAX_HEAD_DIM = 128
 
 # in0..in3 = q, k, v, decay; shapes (B, N, L, d) / (B, N, L, e) / (N,). BN = B*N.
@@ -35,14 +35,9 @@ if (err != cudaSuccess) LOGf << "fused retention backward:" << cudaGetErrorStrin
 """
 
 
-@functools.lru_cache(maxsize=None)
 def source(device):
-    with open(SOURCES[device], encoding="utf-8") as f:
-        text = f.read()
-    if "@" in text:
-        raise RuntimeError(f"{SOURCES[device]} contains '@', which Jittor's code-op "
-                           "preprocessor would expand")
-    return text
+    """The retention kernel source for ``device`` ("cpu" or "cuda")."""
+    return kernel_source(os.path.basename(SOURCES[device]))
 
 
 def _code(shapes, dtypes, inputs, cpu_src, cuda_src, w):
