@@ -354,10 +354,10 @@ def _retention_cost(q, k, v, *_, **__):
     return b * n * length * length * (d + int(v.shape[-1]))
 
 
-def _retention_qkv_cost(qkv, decay, n, decomposed, *_, **__):
+def _retention_qkv_cost(qk, v, decay, n, decomposed, *_, **__):
     """``ops.retention_qkv``'s kernel route: rows then columns, or the whole map."""
-    b, h, w, c3 = _shape(qkv)
-    dd = 2 * (c3 // 3 // n)  # d + e
+    b, h, w, c = _shape(v)
+    dd = 2 * (c // n)  # d + e
     return b * n * (h * w * w + w * h * h) * dd if decomposed else b * n * (h * w) ** 2 * dd
 
 

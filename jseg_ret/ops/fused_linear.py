@@ -1,10 +1,12 @@
-"""Inference-only fused maps: Linear + bias (+ GELU/ReLU) as one CPU op, and bias (+ act) alone.
+"""Inference-only fused maps: Linear + bias (+ GELU/ReLU) as one CPU op, and sums of maps
+(+ bias, + act) alone.
 
 Jittor runs ``nn.linear`` as a GEMM then a broadcast bias add, and the exact GELU as a
 single-threaded element-wise kernel (what that cost: docs/performance.md).
 ``kernels/fused_linear_cpu.h`` computes act(x wᵀ + b) with oneDNN's
 sgemm over row blocks and applies the bias and GELU to each block while it is in cache, on both
-cores; ``bias_act`` does the same after a convolution. They have no gradient: only
+cores; ``bias_act`` does the same after a convolution, ``sum_act`` for a sum of maps (Jittor's
+own element-wise kernels run on one thread on the CPU). They have no gradient: only
 ``jseg_ret.models.fuse_for_inference`` installs them (``FusedLinear``, ``BiasAct``), and each
 falls back to the plain formula where the kernel does not apply (CUDA, other dtypes, fast paths
 off, or a gradient needed).
@@ -20,10 +22,14 @@ ACTS = {None: 0, "gelu": 1, "relu": 2}  # kernel epilogues; the numbers are jseg
 # in0 = x (m, k) viewed as rows, in1 = w (n, k), in2 = b (n)
 _LINEAR_SRC = """jseg_fused_linear::linear<{act}>(in0_p, in1_p, in2_p, out0_p,
     in0->num / in0_shape{last}, in1_shape0, in1_shape1);"""
-# in0 = x (n, c, h, w), in1 = w (o, c), in2 = b (o)
+# in0 = x (n, c, h, w) or, pixels-major, (n, h, w, c); in1 = w (o, c), in2 = b (o)
 _LINEAR_CF_SRC = """jseg_fused_linear::linear_cf<{act}>(in0_p, in1_p, in2_p, out0_p, in0_shape0,
-    in1_shape0, in1_shape1, in0->num / (in0_shape0 * in0_shape1));"""
+    in1_shape0, in1_shape1, in0->num / (in0_shape0 * in1_shape1), {pixels_major});"""
 _BIAS_ACT_SRC = """jseg_fused_linear::bias_act<{act}>(in0_p, in1_p, out0_p,
+    in0->num / in0_shape{last}, in0_shape{last});"""
+# in0 = x, in1 .. in{nadd} = the maps added, then the bias if any
+_SUM_ACT_SRC = """const float* adds[] = {{{adds}}};
+jseg_fused_linear::sum_bias_act<{act}>(in0_p, adds, {nadd}, {bias}, out0_p,
     in0->num / in0_shape{last}, in0_shape{last});"""
 
 
@@ -57,16 +63,20 @@ def linear_act(x, weight, bias, act=None):
                    cpu_header=_header(), cpu_src=src)
 
 
-def linear_channels_first(x, weight, bias, act=None):
-    """act(weight @ x[i] + bias) per sample of ``x`` (N, C, H, W): a 1×1 conv on NCHW maps as
-    one GEMM per sample (weight (O, C), bias (O)); the CPU kernel (no gradient)."""
+def linear_channels_first(x, weight, bias, act=None, channels_last_input=False):
+    """act(weight @ x[i] + bias) per sample of ``x`` (N, C, H, W), or of ``x`` (N, H, W, C)
+    when ``channels_last_input``: a 1×1 conv to NCHW maps as one GEMM per sample (weight (O, C),
+    bias (O)); the CPU kernel (no gradient). Output (N, O, H, W)."""
     _check_act(act, "linear_channels_first")
-    if x.ndim != 4 or x.shape[1] != weight.shape[1] or bias.shape != (weight.shape[0],):
+    c_axis, spatial = (3, x.shape[1:3]) if channels_last_input else (1, x.shape[2:])
+    if x.ndim != 4 or x.shape[c_axis] != weight.shape[1] or bias.shape != (weight.shape[0],):
+        layout = "(N, H, W, C)" if channels_last_input else "(N, C, H, W)"
         raise ValueError(f"linear_channels_first: x {tuple(x.shape)}, weight "
-                         f"{tuple(weight.shape)}, bias {tuple(bias.shape)}; expected x (N, C, H, "
-                         f"W), weight (O, C), bias (O,)")
-    return jt.code((x.shape[0], weight.shape[0], *x.shape[2:]), x.dtype, [x, weight, bias],
-                   cpu_header=_header(), cpu_src=_LINEAR_CF_SRC.format(act=ACTS[act]))
+                         f"{tuple(weight.shape)}, bias {tuple(bias.shape)}; expected x {layout}, "
+                         f"weight (O, C), bias (O,)")
+    src = _LINEAR_CF_SRC.format(act=ACTS[act], pixels_major=str(channels_last_input).lower())
+    return jt.code((x.shape[0], weight.shape[0], *spatial), x.dtype, [x, weight, bias],
+                   cpu_header=_header(), cpu_src=src)
 
 
 def bias_act(x, bias, act=None):
@@ -79,6 +89,36 @@ def bias_act(x, bias, act=None):
     return jt.code(x.shape, x.dtype, [x, bias], cpu_header=_header(), cpu_src=src)
 
 
+def sum_act(maps, bias=None, act=None):
+    """act(Σ maps + bias) for maps of one shape, ``bias`` over the last axis (optional): the CPU
+    kernel (no gradient; the caller checks ``applies``)."""
+    _check_act(act, "sum_act")
+    shape = tuple(maps[0].shape)
+    if any(tuple(m.shape) != shape for m in maps[1:]):
+        raise ValueError(f"sum_act: maps {[tuple(m.shape) for m in maps]} must share one shape")
+    if bias is not None and bias.shape != (shape[-1],):
+        raise ValueError(f"sum_act: bias {tuple(bias.shape)} for maps {shape}; expected "
+                         f"({shape[-1]},)")
+    nadd = len(maps) - 1
+    src = _SUM_ACT_SRC.format(
+        adds=", ".join(f"in{i}_p" for i in range(1, nadd + 1)) or "nullptr", nadd=nadd,
+        bias=f"in{nadd + 1}_p" if bias is not None else "nullptr", act=ACTS[act],
+        last=len(shape) - 1)
+    inputs = list(maps) + ([bias] if bias is not None else [])
+    return jt.code(shape, maps[0].dtype, inputs, cpu_header=_header(), cpu_src=src)
+
+
+def add_maps(*maps):
+    """Σ maps: ``sum_act``'s two-threaded pass on the CPU without gradients (float32, one
+    shape), Jittor's sum elsewhere (training, CUDA)."""
+    if len(maps) > 1 and applies(*maps) and len({tuple(m.shape) for m in maps}) == 1:
+        return sum_act(maps)
+    total = maps[0]
+    for m in maps[1:]:
+        total = total + m
+    return total
+
+
 def _constant(v):
     return jt.array(v.numpy()).stop_grad()
 
@@ -87,9 +127,10 @@ class FusedLinear(nn.Module):
     """act(x @ weight.T + bias) over the last axis (inference only, built by
     ``fuse_for_inference``). ``activation`` is the module replaced (its ``execute`` is the
     fallback formula); ``act`` names the kernel's epilogue for it (None, "gelu" or "relu").
-    Without bias and activation it is the plain product (nothing to fuse)."""
+    Without bias and activation it is the plain product (nothing to fuse). With
+    ``out_channels_first`` the input is (N, H, W, C) and the output (N, O, H, W)."""
 
-    def __init__(self, weight, bias=None, activation=None, act=None):
+    def __init__(self, weight, bias=None, activation=None, act=None, out_channels_first=False):
         _check_act(act, "FusedLinear")
         if (activation is None) != (act is None):
             raise ValueError("FusedLinear: give both activation (the module) and act (its "
@@ -98,17 +139,24 @@ class FusedLinear(nn.Module):
         self.bias = _constant(bias) if bias is not None else None
         self.activation = activation
         self.act = act
+        self.out_channels_first = bool(out_channels_first)
 
     @classmethod
     def from_linear(cls, linear, activation=None, act=None):
-        """From an ``nn.Linear`` or a 1×1 channels-last ``bricks.Conv2d`` (weight (O, C, 1, 1))."""
-        return cls(linear.weight, getattr(linear, "bias", None), activation, act)
+        """From an ``nn.Linear`` or a 1×1 channels-last ``bricks.Conv2d`` (weight (O, C, 1, 1);
+        its ``channels_first_out`` carries over)."""
+        return cls(linear.weight, getattr(linear, "bias", None), activation, act,
+                   getattr(linear, "channels_first_out", False))
 
     def execute(self, x):
         if self.bias is not None and applies(x, self.weight, self.bias):
+            if self.out_channels_first:
+                return linear_channels_first(x, self.weight, self.bias, self.act,
+                                             channels_last_input=True)
             return linear_act(x, self.weight, self.bias, self.act)
         y = nn.linear(x, self.weight, self.bias)
-        return self.activation(y) if self.activation is not None else y
+        y = self.activation(y) if self.activation is not None else y
+        return y.permute(0, 3, 1, 2) if self.out_channels_first else y
 
 
 class PointwiseConvNCHW(nn.Module):
@@ -149,5 +197,5 @@ class BiasAct(nn.Module):
         return self.activation(y + self.bias)
 
 
-__all__ = ["ACTS", "BiasAct", "FusedLinear", "PointwiseConvNCHW", "applies", "bias_act",
-           "linear_act", "linear_channels_first"]
+__all__ = ["ACTS", "BiasAct", "FusedLinear", "PointwiseConvNCHW", "add_maps", "applies",
+           "bias_act", "linear_act", "linear_channels_first", "sum_act"]

@@ -2,7 +2,8 @@
 the retention operator: docs/retention.md).
 
 Tokens are channels-last (B, H, W, C) inside the backbone; each stage's output, taken before its
-downsampling, is returned channels-first (B, C, H, W): strides 4, 8, 16, 32.
+downsampling, is returned channels-first (B, C, H, W): strides 4, 8, 16, 32 (channels-last when
+``out_channels_last``, which a fused SegRet sets).
 
 Retention (Manhattan self-attention), per head n with decay λ_n = log(1 − 2^(−init − range·n/N)):
   whole:       out = softmax(q kᵀ + λ_n (|h_i−h_j| + |w_i−w_j|)) v
@@ -12,9 +13,12 @@ Retention (Manhattan self-attention), per head n with decay λ_n = log(1 − 2^(
 Execution: one ``execute`` per module for training and inference. The bricks choose kernels
 per device (``bricks.Conv2d(channels_last=True)``: oneDNN NHWC convolutions on the CPU, with
 their backward primitives; ``bricks.LayerNorm``: one CPU kernel where no gradient is needed).
-q, k and v come from one product with [W_q; d^-1/2·W_k; W_v]; ``fold_for_inference()``
-(inference, see ``jseg_ret.models.fuse_for_inference``) builds that weight once, and folds the
-eval-mode BatchNorms of the stem and the downsampling convs into the convs.
+q and k come from one product with [W_q; d^-1/2·W_k], v from its own (the local enhancement
+convolves it; the retention op adds that map as it writes its output). ``fold_for_inference()``
+(inference, see ``jseg_ret.models.fuse_for_inference``) builds the q|k weight once, moves the
+enhancement's bias into ``out_proj``'s, adds the position encoding's identity (x + conv(x)) to
+its conv's centre tap, and folds the eval-mode BatchNorms of the stem and the downsampling convs
+into the convs.
 """
 import numpy as np
 
@@ -34,20 +38,35 @@ from ...bricks import (
     is_foldable_bn,
     trunc_normal_init,
 )
-from ...ops.fused_linear import FusedLinear
+from ...ops.fused_linear import BiasAct, FusedLinear, add_maps
 from ...ops.retention_qkv import retention_qkv
 from ...registry import BACKBONES
 from .variants import resolve_arch
 
 
 class DWConv2d(nn.Module):
-    """Depthwise conv applied to a channels-last map (B, H, W, C)."""
+    """Depthwise conv applied to a channels-last map (B, H, W, C); with ``residual``,
+    x + conv(x) (RMT's position encoding)."""
 
-    def __init__(self, dim, kernel_size, padding):
+    def __init__(self, dim, kernel_size, padding, residual=False):
         self.conv = Conv2d(dim, dim, kernel_size, 1, padding, groups=dim, channels_last=True)
+        self.residual = residual
 
     def execute(self, x):
-        return self.conv(x)
+        y = self.conv(x)
+        return x + y if self.residual else y
+
+    def fold_for_inference(self):
+        """Inference: x + conv(x) is one depthwise conv whose centre tap is one larger, and the
+        bias is added by a two-threaded pass (``BiasAct``) instead of Jittor's one-threaded one."""
+        if self.residual:
+            w = self.conv.weight.numpy().copy()
+            kh, kw = w.shape[2] // 2, w.shape[3] // 2
+            w[:, 0, kh, kw] += 1.0
+            self.conv.weight = jt.array(w).stop_grad()
+            self.residual = False
+        if isinstance(self.conv, Conv2d) and self.conv.bias is not None:
+            self.conv = BiasAct(self.conv, nn.Identity(), None)
 
 
 class RetNetRelPos2d(nn.Module):
@@ -78,7 +97,7 @@ class VisionRetention(nn.Module):
         self.key_dim = embed_dim // num_heads
         self.scaling = self.key_dim ** -0.5
         self.retention_impl = retention_impl
-        self.qkv = None  # the fused q/k/v Linear, after ``fold_for_inference``
+        self.qk = None  # the fused q/k Linear, after ``fold_for_inference``
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=True)
         self.k_proj = nn.Linear(embed_dim, embed_dim, bias=True)
         self.v_proj = nn.Linear(embed_dim, embed_dim * value_factor, bias=True)
@@ -86,36 +105,44 @@ class VisionRetention(nn.Module):
         self.out_proj = nn.Linear(embed_dim * value_factor, embed_dim, bias=True)
 
     def execute(self, x, decay, decomposed):
-        c = x.shape[3]
-        qkv = self._qkv(x)  # (b, h, w, 3c): q, d^-1/2·k, v from one product
-        lepe = self.lepe(qkv[:, :, :, 2 * c:])
-        # whole map, or rows then columns (``decomposed``); heads read from qkv as they lie
-        out = retention_qkv(qkv, decay, self.num_heads, decomposed, impl=self.retention_impl)
-        return self.out_proj(out + lepe)
+        qk = self._qk(x)  # (b, h, w, 2c): q and d^-1/2·k from one product
+        v = self.v_proj(x)
+        # whole map, or rows then columns (``decomposed``); heads read from qk, v as they lie;
+        # the retention's output + lepe(v) in one op
+        out = retention_qkv(qk, v, decay, self.num_heads, decomposed, impl=self.retention_impl,
+                            add=self.lepe(v))
+        return self.out_proj(out)
 
-    def _qkv(self, x):
-        """q, d^-1/2·k and v of ``x`` as one Linear [W_q; d^-1/2·W_k; W_v] (built once by
+    def _qk(self, x):
+        """q and d^-1/2·k of ``x`` as one Linear [W_q; d^-1/2·W_k] (built once by
         ``fold_for_inference``; in training from the current weights)."""
-        if self.qkv is not None:
-            return self.qkv(x)
-        return nn.linear(x, *self._qkv_weight_bias())
+        if self.qk is not None:
+            return self.qk(x)
+        return nn.linear(x, *self._qk_weight_bias())
 
-    def _qkv_weight_bias(self):
+    def _qk_weight_bias(self):
         s = self.scaling
-        weight = jt.concat([self.q_proj.weight, self.k_proj.weight * s, self.v_proj.weight], 0)
-        bias = jt.concat([self.q_proj.bias, self.k_proj.bias * s, self.v_proj.bias], 0)
+        weight = jt.concat([self.q_proj.weight, self.k_proj.weight * s], 0)
+        bias = jt.concat([self.q_proj.bias, self.k_proj.bias * s], 0)
         return weight, bias
 
     def fold_for_inference(self):
-        """Inference: the q/k/v Linear with the key scale, built once."""
-        if self.qkv is not None:
+        """Inference: the q/k Linear with the key scale, built once; lepe's bias b moves into
+        out_proj's (out_proj(o + conv(v) + b) = out_proj(o + conv(v)) + W b)."""
+        if self.qk is not None:
             return
-        weight, bias = self._qkv_weight_bias()
-        qkv = nn.Linear(weight.shape[1], weight.shape[0])
-        qkv.weight = jt.array(weight.numpy()).stop_grad()
-        qkv.bias = jt.array(bias.numpy()).stop_grad()
-        del self.q_proj, self.k_proj, self.v_proj
-        self.qkv = qkv
+        conv = self.lepe.conv
+        if isinstance(conv, Conv2d) and conv.bias is not None:
+            w = self.out_proj.weight.numpy().astype(np.float64)
+            b = self.out_proj.bias.numpy() + w @ conv.bias.numpy().astype(np.float64)
+            self.out_proj.bias = jt.array(b.astype(np.float32)).stop_grad()
+            conv.bias = None
+        weight, bias = self._qk_weight_bias()
+        qk = nn.Linear(weight.shape[1], weight.shape[0])
+        qk.weight = jt.array(weight.numpy()).stop_grad()
+        qk.bias = jt.array(bias.numpy()).stop_grad()
+        del self.q_proj, self.k_proj
+        self.qk = qk
 
 
 class FeedForwardNetwork(nn.Module):
@@ -145,17 +172,19 @@ class RetBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.final_layer_norm = LayerNorm(embed_dim, eps=1e-6)
         self.ffn = FeedForwardNetwork(embed_dim, ffn_dim)
-        self.pos = DWConv2d(embed_dim, 3, 1)
+        self.pos = DWConv2d(embed_dim, 3, 1, residual=True)
         if layerscale:
             self.gamma_1 = jt.full((1, 1, 1, embed_dim), layer_init_value, "float32")
             self.gamma_2 = jt.full((1, 1, 1, embed_dim), layer_init_value, "float32")
 
     def execute(self, x, decay, decomposed):
-        x = x + self.pos(x)
+        # residual sums by ``add_maps``: two threads on the CPU at inference (Jittor's element-wise
+        # kernels run on one), plain ``+`` in training
+        x = self.pos(x)  # x + conv(x)
         y = self.retention(self.retention_layer_norm(x), decay, decomposed)
-        x = x + self.drop_path(self.gamma_1 * y if self.layerscale else y)
+        x = add_maps(x, self.drop_path(self.gamma_1 * y if self.layerscale else y))
         y = self.ffn(self.final_layer_norm(x))
-        return x + self.drop_path(self.gamma_2 * y if self.layerscale else y)
+        return add_maps(x, self.drop_path(self.gamma_2 * y if self.layerscale else y))
 
 
 def _channels_last_norm(norm_cfg, channels, owner):
@@ -283,6 +312,9 @@ class VisRetNet(nn.Module):
                 raise ValueError(f"VisRetNet: stage {i} embed dim {dim} is not divisible by "
                                  f"{heads} heads")
         self.out_indices = tuple(out_indices)
+        # stage outputs NCHW (mmseg's contract); a fused segmentor whose head takes channels-last
+        # maps sets True (``EncoderDecoder.fold_for_inference``) and saves two copies per stage
+        self.out_channels_last = False
         self.num_stages = num_stages
         self.pretrained = pretrained
         self.patch_embed = PatchEmbed(in_chans, dims[0], norm_cfg)
@@ -315,7 +347,7 @@ class VisRetNet(nn.Module):
         for i, layer in enumerate(self.layers):
             x_out, x = layer(x)
             if i in self.out_indices:
-                outs.append(x_out.permute(0, 3, 1, 2))
+                outs.append(x_out if self.out_channels_last else x_out.permute(0, 3, 1, 2))
         return outs
 
 

@@ -9,7 +9,8 @@ BaseDecodeHead) exists for checkpoint compatibility only.
 
 The head runs channels-last (pixels × channels): every 1×1 conv is then the Linear product, and
 on the CPU the upsampling moves whole pixels (``ops.resize_nhwc``). Inputs are NCHW feature
-maps, the logits NCHW.
+maps (channels-last when ``in_channels_last``, which ``EncoderDecoder.fold_for_inference`` sets
+together with the backbone's ``out_channels_last``), the logits NCHW.
 
 ``fold_for_inference()`` (inference, ``jseg_ret.models.fuse_for_inference``) rewrites the
 algebra once:
@@ -38,7 +39,7 @@ from ...bricks import (
     is_foldable_bn,
 )
 from ...ops import resize_nhwc
-from ...ops.fused_linear import FusedLinear
+from ...ops.fused_linear import FusedLinear, applies, sum_act
 from ...registry import HEADS
 from .decode_head import BaseDecodeHead
 
@@ -103,13 +104,18 @@ class FuseStages(ConvModule):
 
 class SumShiftAct(nn.Module):
     """``linear_fuse`` after ``SegFormerHeadWithRes.fold_for_inference``: act(Σ maps + shift) —
-    the per-stage shares of the conv (and the BN's scale) already applied to each map."""
+    the per-stage shares of the conv (and the BN's scale) already applied to each map; one
+    two-threaded pass on the CPU (``ops.fused_linear.sum_act``; ``act`` names ``activate`` for
+    it)."""
 
-    def __init__(self, shift, activate):
+    def __init__(self, shift, activate, act):
         self._shift = _param(shift)
         self.activate = activate
+        self.act = act
 
     def execute(self, maps):
+        if applies(*maps, self._shift) and len({tuple(m.shape) for m in maps}) == 1:
+            return sum_act(maps, self._shift, self.act)
         total = maps[0]
         for m in maps[1:]:
             total = total + m
@@ -140,21 +146,26 @@ class SegFormerHeadWithRes(BaseDecodeHead):
             setattr(self, f"linear_c{i + 1}", ResidualMLP(c, embed_dim, norm_cfg, use_relu))
         self.linear_fuse = FuseStages(embed_dim * len(self.in_channels), embed_dim, 1,
                                       norm_cfg=norm_cfg, channels_last=True)
-        self.linear_pred = Conv2d(embed_dim, self.num_classes, 1, channels_last=True)
+        # channels-last in, NCHW logits out (the product writes them so; no copy)
+        self.linear_pred = Conv2d(embed_dim, self.num_classes, 1, channels_last=True,
+                                  channels_first_out=True)
         if self.dropout is not None:
             self.dropout.channels_last = True
+        self.in_channels_last = False  # inputs NCHW (mmseg's contract) unless a fuse pass says
 
     def execute(self, inputs):
         feats = self._transform_inputs(inputs)
-        size = feats[0].shape[2:]
+        if not self.in_channels_last:
+            feats = [f.permute(0, 2, 3, 1) for f in feats]
+        size = feats[0].shape[1:3]
         maps = []
         for i in reversed(range(len(feats))):  # c4, c3, c2, c1
-            m = getattr(self, f"linear_c{i + 1}")(feats[i].permute(0, 2, 3, 1))
+            m = getattr(self, f"linear_c{i + 1}")(feats[i])
             maps.append(resize_nhwc(m, size, align_corners=self.align_corners))
         x = self.linear_fuse(maps)
         if self.dropout is not None:
             x = self.dropout(x)
-        return self.linear_pred(x).permute(0, 3, 1, 2)
+        return self.linear_pred(x)
 
     def fold_for_inference(self):
         """Inference: fold each stage's residual branch, and move ``linear_fuse``'s per-stage
@@ -179,4 +190,4 @@ class SegFormerHeadWithRes(BaseDecodeHead):
             share.weight = _param(s[:, None] * w[:, j * e:(j + 1) * e])
             name = f"linear_c{i + 1}"
             setattr(self, name, nn.Sequential(getattr(self, name), share))
-        self.linear_fuse = SumShiftAct(t, lf.activate)
+        self.linear_fuse = SumShiftAct(t, lf.activate, "relu")

@@ -53,6 +53,16 @@ class EncoderDecoder(nn.Module):
         out = self.decode_head.forward_test(self.extract_feat(img))
         return resize(out, size=img.shape[2:], mode="bilinear", align_corners=self.align_corners)
 
+    def fold_for_inference(self):
+        """Inference: a backbone that can emit channels-last maps hands them straight to a
+        decode head that takes them (SegRet: VisRetNet → SegFormerHeadWithRes), with no
+        NCHW round trip in between; the fused model's ``extract_feat`` is then channels-last.
+        Auxiliary heads do not run at inference."""
+        if (self.neck is None and hasattr(self.backbone, "out_channels_last")
+                and hasattr(self.decode_head, "in_channels_last")):
+            self.backbone.out_channels_last = True
+            self.decode_head.in_channels_last = True
+
     def execute(self, img, gt_semantic_seg=None, img_metas=None):
         if self.is_training() and gt_semantic_seg is not None:
             return self.forward_train(img, gt_semantic_seg, img_metas)

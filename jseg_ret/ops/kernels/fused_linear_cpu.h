@@ -1,4 +1,5 @@
-// Linear + bias (+ exact GELU or ReLU) on the CPU in one op (inference), and bias (+ act) alone.
+// Linear + bias (+ exact GELU or ReLU) on the CPU in one op (inference), and sums of maps
+// (+ bias, + act) alone.
 //
 // y = act(x w^T + b): oneDNN's sgemm (the library Jittor's own matmul calls; its symbol is in
 // the process once Jittor has loaded its oneDNN ops) on blocks of rows, each block's epilogue
@@ -92,14 +93,16 @@ void linear(const float* x, const float* w, const float* b, float* y, idx_t m, i
   }
 }
 
-// Channels-first (a 1x1 conv on NCHW maps): y[i] (o x p) = act(w (o x c) x[i] (c x p) + b[:, None])
-// for i < batch; one multi-threaded sgemm per map, then the epilogue over its rows.
+// Channels-first output (a 1x1 conv to NCHW maps): y[i] (o x p) = act(w (o x c) x[i] + b[:, None])
+// for i < batch, x[i] (c x p) NCHW or, when x_pixels_major, (p x c) NHWC; one multi-threaded
+// sgemm per map, then the epilogue over its rows.
 template <int ACT>
 void linear_cf(const float* x, const float* w, const float* b, float* y, idx_t batch, idx_t o,
-               idx_t c, idx_t p) {
+               idx_t c, idx_t p, bool x_pixels_major = false) {
   for (idx_t i = 0; i < batch; ++i) {
     float* yi = y + i * o * p;
-    dnnl_sgemm('N', 'N', o, p, c, 1.0f, w, c, x + i * c * p, p, 0.0f, yi, p);
+    dnnl_sgemm('N', x_pixels_major ? 'T' : 'N', o, p, c, 1.0f, w, c, x + i * c * p,
+               x_pixels_major ? c : p, 0.0f, yi, p);
     #pragma omp parallel for schedule(static) if (o * p > 32768)
     for (idx_t r = 0; r < o; ++r) {
       float* __restrict row = yi + r * p;
@@ -118,9 +121,11 @@ void linear_cf(const float* x, const float* w, const float* b, float* y, idx_t b
   }
 }
 
-// y (m x n) = act(x + b), b broadcast over rows
+// y (m x n) = act(x + a_1 + ... + a_nadd + b): nadd more maps shaped as x, b broadcast over rows
+// (or null). Jittor's own element-wise kernels run on one thread on the CPU; this runs on all.
 template <int ACT>
-void bias_act(const float* x, const float* b, float* y, idx_t m, idx_t n) {
+void sum_bias_act(const float* x, const float* const* adds, int nadd, const float* b, float* y,
+                  idx_t m, idx_t n) {
   const idx_t mb = block_rows(n);
   const idx_t blocks = (m + mb - 1) / mb;
   #pragma omp parallel for schedule(static) if (m * n > 32768)
@@ -129,18 +134,33 @@ void bias_act(const float* x, const float* b, float* y, idx_t m, idx_t n) {
     for (idx_t r = r0; r < r0 + rows; ++r) {
       const float* __restrict xr = x + r * n;
       float* __restrict yr = y + r * n;
-      if (ACT == GELU) {
-        #pragma omp simd
-        for (idx_t c = 0; c < n; ++c) yr[c] = gelu_f(xr[c] + b[c]);
-      } else if (ACT == RELU) {
-        #pragma omp simd
-        for (idx_t c = 0; c < n; ++c) yr[c] = std::max(xr[c] + b[c], 0.0f);
-      } else {
+      if (b) {
         #pragma omp simd
         for (idx_t c = 0; c < n; ++c) yr[c] = xr[c] + b[c];
+      } else {
+        #pragma omp simd
+        for (idx_t c = 0; c < n; ++c) yr[c] = xr[c];
+      }
+      for (int i = 0; i < nadd; ++i) {
+        const float* __restrict ar = adds[i] + r * n;
+        #pragma omp simd
+        for (idx_t c = 0; c < n; ++c) yr[c] += ar[c];
+      }
+      if (ACT == GELU) {
+        #pragma omp simd
+        for (idx_t c = 0; c < n; ++c) yr[c] = gelu_f(yr[c]);
+      } else if (ACT == RELU) {
+        #pragma omp simd
+        for (idx_t c = 0; c < n; ++c) yr[c] = std::max(yr[c], 0.0f);
       }
     }
   }
+}
+
+// y (m x n) = act(x + b), b broadcast over rows
+template <int ACT>
+void bias_act(const float* x, const float* b, float* y, idx_t m, idx_t n) {
+  sum_bias_act<ACT>(x, nullptr, 0, b, y, m, n);
 }
 
 }  // namespace jseg_fused_linear

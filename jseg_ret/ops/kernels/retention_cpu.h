@@ -18,6 +18,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace jseg_retention {
 
 #if defined(__AVX512F__)
@@ -73,22 +77,59 @@ inline void micro(T* __restrict C, const T* __restrict A, idx_t ars, idx_t aks,
     for (int u = 0; u < NB; ++u) C[r * NB + u] = acc[r][u];
 }
 
+#if defined(__AVX512F__)
+// float on AVX-512: the same sums (k in order, one FMA each) with the row of B held in four
+// registers and ROWS x 4 accumulators. Written out because the compiler re-loads B from memory
+// for every row of A; MR = 5 rows keep 20 + 4 + 1 of the 32 registers busy.
+template <int ROWS, bool ACC>
+inline void micro_f32(float* __restrict C, const float* __restrict A, idx_t ars, idx_t aks,
+                      const float* __restrict B, int K) {
+  __m512 acc[ROWS][4];
+  for (int r = 0; r < ROWS; ++r)
+    for (int i = 0; i < 4; ++i)
+      acc[r][i] = ACC ? _mm512_loadu_ps(C + r * NB + 16 * i) : _mm512_setzero_ps();
+  for (int k = 0; k < K; ++k) {
+    const float* b = B + static_cast<idx_t>(k) * NB;
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+    for (int r = 0; r < ROWS; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * ars + k * aks]);
+      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      acc[r][2] = _mm512_fmadd_ps(a, b2, acc[r][2]);
+      acc[r][3] = _mm512_fmadd_ps(a, b3, acc[r][3]);
+    }
+  }
+  for (int r = 0; r < ROWS; ++r)
+    for (int i = 0; i < 4; ++i) _mm512_storeu_ps(C + r * NB + 16 * i, acc[r][i]);
+}
+#endif
+
 // C (M x NB) (+)= A (M x K, strides ars/aks) * B (K x NB).
 template <typename T, bool ACC>
-inline void gemm(T* C, int M, const T* A, idx_t ars, idx_t aks, const T* B, int K) {
-  int r = 0;
-  for (; r + MR <= M; r += MR) micro<T, MR, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
-  for (; r < M; ++r) micro<T, 1, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
-}
-
-// Loads rows [t0, t0+n) of a (L x dim) matrix transposed into dst (dim x NB), zero-padded.
-template <typename T>
-inline void load_t(T* dst, const T* src, int t0, int n, int dim) {
-  for (int c = 0; c < dim; ++c) {
-    T* row = dst + static_cast<idx_t>(c) * NB;
-    for (int u = 0; u < n; ++u) row[u] = src[static_cast<idx_t>(t0 + u) * dim + c];
-    for (int u = n; u < NB; ++u) row[u] = T(0);
+struct Gemm {
+  static void run(T* C, int M, const T* A, idx_t ars, idx_t aks, const T* B, int K) {
+    int r = 0;
+    for (; r + MR <= M; r += MR) micro<T, MR, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
+    for (; r < M; ++r) micro<T, 1, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
   }
+};
+
+#if defined(__AVX512F__)
+template <bool ACC>
+struct Gemm<float, ACC> {
+  static void run(float* C, int M, const float* A, idx_t ars, idx_t aks, const float* B, int K) {
+    int r = 0;
+    for (; r + 5 <= M; r += 5) micro_f32<5, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
+    for (; r + 2 <= M; r += 2) micro_f32<2, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
+    for (; r < M; ++r) micro_f32<1, ACC>(C + r * NB, A + r * ars, ars, aks, B, K);
+  }
+};
+#endif
+
+template <typename T, bool ACC>
+inline void gemm(T* C, int M, const T* A, idx_t ars, idx_t aks, const T* B, int K) {
+  Gemm<T, ACC>::run(C, M, A, ars, aks, B, K);
 }
 
 // Grid coordinates of tokens [t0, t0+NB) (beyond L: harmless values, results are discarded).
@@ -144,23 +185,135 @@ inline idx_t seq_base(const Layout& l, int bn, int N, int P) {
   return (g / P) * l.outer + (g % P) * l.inner + (bn % N) * l.head;
 }
 
-// Loads rows [t0, t0+n) (row stride rs) of a (L x dim) matrix transposed into dst (dim x NB).
+// Loads rows [t0, t0+n) (row stride rs) of a (L x dim) matrix transposed into dst (dim x NB),
+// zero-padded. Token-major: each source row is read once, contiguously.
 template <typename T>
-inline void load_t_strided(T* dst, const T* src, idx_t rs, int t0, int n, int dim) {
-  for (int c = 0; c < dim; ++c) {
-    T* row = dst + static_cast<idx_t>(c) * NB;
-    for (int u = 0; u < n; ++u) row[u] = src[static_cast<idx_t>(t0 + u) * rs + c];
-    for (int u = n; u < NB; ++u) row[u] = T(0);
+inline void load_t_strided(T* __restrict dst, const T* __restrict src, idx_t rs, int t0, int n,
+                           int dim) {
+  for (int u = 0; u < n; ++u) {
+    const T* __restrict row = src + static_cast<idx_t>(t0 + u) * rs;
+    for (int c = 0; c < dim; ++c) dst[static_cast<idx_t>(c) * NB + u] = row[c];
+  }
+  if (n < NB)
+    for (int c = 0; c < dim; ++c)
+      for (int u = n; u < NB; ++u) dst[static_cast<idx_t>(c) * NB + u] = T(0);
+}
+
+// Asks for rows [t0, t0+n) (row stride rs, dim values each) ahead of use: the rows of one
+// head are a few cache lines each, far apart (one token's q|k|v), so the hardware prefetcher
+// does not see them coming and every row would otherwise be a separate miss.
+template <typename T>
+inline void prefetch_rows(const T* src, idx_t rs, int t0, int n, int dim, bool write = false) {
+  constexpr int per_line = 64 / static_cast<int>(sizeof(T));
+  for (int u = 0; u < n; ++u) {
+    const T* row = src + static_cast<idx_t>(t0 + u) * rs;
+    for (int c = 0; c < dim; c += per_line) {
+      if (write) __builtin_prefetch(row + c, 1, 3);
+      else __builtin_prefetch(row + c, 0, 3);
+    }
   }
 }
 
+// One tile of the streaming softmax (forward): the decay bias is added to the nk x NB logits in
+// St, the running max m and sum l are updated (alpha = the factor that rescales what was
+// accumulated before) and St becomes exp(logits - m). Keys j0 .. j0+nk-1; W >= L means one
+// line of tokens (the decomposed passes), where the row distance is always 0.
+template <typename T>
+inline void softmax_tile(T* St, int nk, int j0, int W, int L, T lam, const T* qh, const T* qw,
+                         T* m, T* l, T* alpha) {
+  T mt[NB];
+  for (int u = 0; u < NB; ++u) mt[u] = m[u];
+  for (int r = 0; r < nk; ++r) {
+    T* row = St + static_cast<idx_t>(r) * NB;
+    const int j = j0 + r;
+    add_bias(row, lam, qh, qw, static_cast<T>(j / W), static_cast<T>(j % W));
+    for (int u = 0; u < NB; ++u) mt[u] = std::max(mt[u], row[u]);
+  }
+  for (int u = 0; u < NB; ++u) {
+    alpha[u] = exp_t(m[u] - mt[u]);
+    m[u] = mt[u];
+    l[u] *= alpha[u];
+  }
+  for (int r = 0; r < nk; ++r) {
+    T* row = St + static_cast<idx_t>(r) * NB;
+    for (int u = 0; u < NB; ++u) {
+      row[u] = exp_t(row[u] - m[u]);
+      l[u] += row[u];
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+// exp(x) for x <= 0 (every argument of the forward softmax): 2^n * 2^f with n = round(x log2 e),
+// f in [-1/2, 1/2], Cephes' exp2f polynomial and vscalefps, which also gives 0 far below.
+inline __m512 exp_nonpos(__m512 x) {
+  const __m512 t = _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)),
+                                 _mm512_set1_ps(1.44269504088896341f));
+  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(t, n);
+  __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// float on AVX-512: the same tile with the four vectors of m, l and alpha in registers.
+template <>
+inline void softmax_tile<float>(float* St, int nk, int j0, int W, int L, float lam,
+                                const float* qh, const float* qw, float* m, float* l,
+                                float* alpha) {
+  const __m512 vlam = _mm512_set1_ps(lam);
+  __m512 vh[4], vw[4], mt[4], mo[4];
+  for (int i = 0; i < 4; ++i) {
+    vh[i] = _mm512_loadu_ps(qh + 16 * i);
+    vw[i] = _mm512_loadu_ps(qw + 16 * i);
+    mo[i] = mt[i] = _mm512_loadu_ps(m + 16 * i);
+  }
+  const bool one_line = W >= L;
+  for (int r = 0; r < nk; ++r) {
+    float* row = St + static_cast<idx_t>(r) * NB;
+    const int j = j0 + r;
+    const __m512 kw = _mm512_set1_ps(static_cast<float>(j % W));
+    const __m512 kh = _mm512_set1_ps(static_cast<float>(j / W));
+    for (int i = 0; i < 4; ++i) {
+      __m512 dist = _mm512_abs_ps(_mm512_sub_ps(vw[i], kw));
+      if (!one_line) dist = _mm512_add_ps(dist, _mm512_abs_ps(_mm512_sub_ps(vh[i], kh)));
+      const __m512 x = _mm512_fmadd_ps(vlam, dist, _mm512_loadu_ps(row + 16 * i));
+      _mm512_storeu_ps(row + 16 * i, x);
+      mt[i] = _mm512_max_ps(mt[i], x);
+    }
+  }
+  __m512 ls[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m512 a = exp_nonpos(_mm512_sub_ps(mo[i], mt[i]));
+    _mm512_storeu_ps(alpha + 16 * i, a);
+    _mm512_storeu_ps(m + 16 * i, mt[i]);
+    ls[i] = _mm512_mul_ps(_mm512_loadu_ps(l + 16 * i), a);
+  }
+  for (int r = 0; r < nk; ++r) {
+    float* row = St + static_cast<idx_t>(r) * NB;
+    for (int i = 0; i < 4; ++i) {
+      const __m512 p = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(row + 16 * i), mt[i]));
+      _mm512_storeu_ps(row + 16 * i, p);
+      ls[i] = _mm512_add_ps(ls[i], p);
+    }
+  }
+  for (int i = 0; i < 4; ++i) _mm512_storeu_ps(l + 16 * i, ls[i]);
+}
+#endif
+
 // ---------------------------------------------------------------------------------------------
 // Forward. q, k: (BN, L, d); v, o: (BN, L, e) as laid out by lq, lk, lv, lo (P sequences per
-// outer step); lse: (BN, L) contiguous; decay: (N,). BN = B*N; the head of row bn is bn % N.
+// outer step); lse: (BN, L) contiguous, or null (inference); decay: (N,). BN = B*N; the head
+// of row bn is bn % N. add, when given, is laid out as o and added to it.
 template <typename T>
 void forward_strided(const T* q, const T* k, const T* v, const float* decay, T* o, T* lse,
                      int BN, int N, int L, int d, int e, int W, int P, Layout lq, Layout lk,
-                     Layout lv, Layout lo) {
+                     Layout lv, Layout lo, const T* add = nullptr) {
   const int nqb = ceil_div(L, NB);
   const idx_t ntask = static_cast<idx_t>(BN) * nqb;
 #pragma omp parallel
@@ -173,7 +326,6 @@ void forward_strided(const T* q, const T* k, const T* v, const float* decay, T* 
     T* qw = s.take(NB);
     T* m = s.take(NB);
     T* l = s.take(NB);
-    T* mt = s.take(NB);
     T* alpha = s.take(NB);
 #pragma omp for schedule(dynamic, 1)
     for (idx_t task = 0; task < ntask; ++task) {
@@ -184,32 +336,22 @@ void forward_strided(const T* q, const T* k, const T* v, const float* decay, T* 
       const T* qb = q + seq_base(lq, bn, N, P);
       const T* kb = k + seq_base(lk, bn, N, P);
       const T* vb = v + seq_base(lv, bn, N, P);
+      prefetch_rows(qb, lq.tok, i0, nq, d);
+      prefetch_rows(kb, lk.tok, 0, std::min(TR, L), d);
+      prefetch_rows(vb, lv.tok, 0, std::min(TR, L), e);
+      prefetch_rows(o + seq_base(lo, bn, N, P), lo.tok, i0, nq, e, true);
       load_t_strided(Qt, qb, lq.tok, i0, nq, d);
       coords(qh, qw, i0, W);
       std::fill(OT, OT + static_cast<idx_t>(e) * NB, T(0));
       for (int u = 0; u < NB; ++u) { m[u] = lowest<T>(); l[u] = T(0); }
       for (int j0 = 0; j0 < L; j0 += TR) {
         const int nk = std::min(TR, L - j0);
+        if (j0 + TR < L) {  // the next tile's keys and values, while this one is computed
+          prefetch_rows(kb, lk.tok, j0 + TR, std::min(TR, L - j0 - TR), d);
+          prefetch_rows(vb, lv.tok, j0 + TR, std::min(TR, L - j0 - TR), e);
+        }
         gemm<T, false>(St, nk, kb + j0 * lk.tok, lk.tok, 1, Qt, d);  // St = K Q^T
-        for (int u = 0; u < NB; ++u) mt[u] = m[u];
-        for (int r = 0; r < nk; ++r) {
-          T* row = St + static_cast<idx_t>(r) * NB;
-          const int j = j0 + r;
-          add_bias(row, lam, qh, qw, static_cast<T>(j / W), static_cast<T>(j % W));
-          for (int u = 0; u < NB; ++u) mt[u] = std::max(mt[u], row[u]);
-        }
-        for (int u = 0; u < NB; ++u) {
-          alpha[u] = exp_t(m[u] - mt[u]);
-          m[u] = mt[u];
-          l[u] *= alpha[u];
-        }
-        for (int r = 0; r < nk; ++r) {
-          T* row = St + static_cast<idx_t>(r) * NB;
-          for (int u = 0; u < NB; ++u) {
-            row[u] = exp_t(row[u] - m[u]);
-            l[u] += row[u];
-          }
-        }
+        softmax_tile(St, nk, j0, W, L, lam, qh, qw, m, l, alpha);
         for (int c = 0; c < e; ++c) {
           T* row = OT + static_cast<idx_t>(c) * NB;
           for (int u = 0; u < NB; ++u) row[u] *= alpha[u];
@@ -217,11 +359,19 @@ void forward_strided(const T* q, const T* k, const T* v, const float* decay, T* 
         gemm<T, true>(OT, e, vb + j0 * lv.tok, 1, lv.tok, St, nk);  // OT += V^T P^T
       }
       T* ob = o + seq_base(lo, bn, N, P);
-      T* lb = lse + static_cast<idx_t>(bn) * L;
+      for (int u = 0; u < NB; ++u) alpha[u] = T(1) / l[u];
       for (int u = 0; u < nq; ++u) {
-        const T inv = T(1) / l[u];
-        for (int c = 0; c < e; ++c) ob[(i0 + u) * lo.tok + c] = OT[c * NB + u] * inv;
-        lb[i0 + u] = m[u] + std::log(l[u]);
+        T* __restrict orow = ob + static_cast<idx_t>(i0 + u) * lo.tok;
+        if (add) {  // o = retention + a map laid out as o (RMT's local enhancement)
+          const T* __restrict arow = add + (orow - o);
+          for (int c = 0; c < e; ++c) orow[c] = OT[c * NB + u] * alpha[u] + arow[c];
+        } else {
+          for (int c = 0; c < e; ++c) orow[c] = OT[c * NB + u] * alpha[u];
+        }
+      }
+      if (lse) {
+        T* lb = lse + static_cast<idx_t>(bn) * L;
+        for (int u = 0; u < nq; ++u) lb[i0 + u] = m[u] + std::log(l[u]);
       }
     }
   }
@@ -252,8 +402,8 @@ void dq_task(const T* qb, const T* kb, const T* vb, const T* dob, const T* lb, c
   T* ls = s.take(NB);
   T* Ds = s.take(NB);
   const int nq = std::min(NB, L - i0);
-  load_t(Qt, qb, i0, nq, d);
-  load_t(dOt, dob, i0, nq, e);
+  load_t_strided(Qt, qb, d, i0, nq, d);
+  load_t_strided(dOt, dob, e, i0, nq, e);
   coords(qh, qw, i0, W);
   for (int u = 0; u < NB; ++u) {
     ls[u] = u < nq ? lb[i0 + u] : T(0);
@@ -293,8 +443,8 @@ void dkv_task(const T* qb, const T* kb, const T* vb, const T* dob, const T* lb, 
   T* kw = s.take(NB);
   T* valid = s.take(NB);  // 0 on padded keys: their exp() may be huge, never let it spread
   const int nk = std::min(NB, L - j0);
-  load_t(Kt, kb, j0, nk, d);
-  load_t(Vt, vb, j0, nk, e);
+  load_t_strided(Kt, kb, d, j0, nk, d);
+  load_t_strided(Vt, vb, e, j0, nk, e);
   coords(kh, kw, j0, W);
   for (int u = 0; u < NB; ++u) valid[u] = u < nk ? T(1) : T(0);
   std::fill(dKT, dKT + static_cast<idx_t>(d) * NB, T(0));

@@ -1,4 +1,4 @@
-"""Retention read straight from the q|k|v product (ops/retention_qkv.py): the strided CPU
+"""Retention read straight from the q|k and v products (ops/retention_qkv.py): the strided CPU
 kernel route against the transpose route and the naive formula, and when it is used."""
 import numpy as np
 import pytest
@@ -12,42 +12,48 @@ import jittor as jt  # noqa: E402
 
 def _inputs(b, h, w, n, d, seed=0):
     rng = np.random.RandomState(seed)
-    qkv = jt.array(rng.randn(b, h, w, 3 * n * d).astype(np.float32))
+    qk = jt.array(rng.randn(b, h, w, 2 * n * d).astype(np.float32))
+    v = jt.array(rng.randn(b, h, w, n * d).astype(np.float32))
     decay = jt.array(np.log(1 - 2.0 ** (-2 - np.arange(n))).astype(np.float32))
-    return qkv, decay
+    return qk, v, decay
 
 
 @pytest.mark.parametrize("decomposed", [False, True])
 @pytest.mark.parametrize("b,h,w,n,d", [(2, 5, 7, 2, 3), (1, 9, 4, 4, 8), (1, 3, 70, 1, 5)])
 def test_strided_matches_split_and_naive(b, h, w, n, d, decomposed):
     # odd grids; w = 70 > one 64-token block of the kernel
-    qkv, decay = _inputs(b, h, w, n, d, seed=h * w)
+    qk, v, decay = _inputs(b, h, w, n, d, seed=h * w)
     with jt.no_grad():
-        s = _strided(qkv, decay, n, decomposed).numpy()
-        ref = _split(qkv, decay, n, decomposed, "auto").numpy()
-        naive = _split(qkv, decay, n, decomposed, "naive").numpy()
+        s = _strided(qk, v, decay, n, decomposed).numpy()
+        ref = _split(qk, v, decay, n, decomposed, "auto").numpy()
+        naive = _split(qk, v, decay, n, decomposed, "naive").numpy()
     assert s.shape == (b, h, w, n * d)
     np.testing.assert_array_equal(s, ref)  # same kernel arithmetic, only the addressing moved
     np.testing.assert_allclose(s, naive, rtol=1e-5, atol=2e-6)
 
 
-def test_non_contiguous_qkv():
-    qkv, decay = _inputs(1, 6, 5, 2, 4, seed=3)
-    view = qkv.permute(0, 2, 1, 3).permute(0, 2, 1, 3)[:, ::2]  # (1, 3, 5, 24) strided
+def test_non_contiguous_inputs():
+    qk, v, decay = _inputs(1, 6, 5, 2, 4, seed=3)
+    qk_view = qk.permute(0, 2, 1, 3).permute(0, 2, 1, 3)[:, ::2]  # (1, 3, 5, 16) strided
+    v_view = v.permute(0, 2, 1, 3).permute(0, 2, 1, 3)[:, ::2]
     with jt.no_grad():
-        np.testing.assert_array_equal(_strided(view, decay, 2, True).numpy(),
-                                      _split(view, decay, 2, True, "auto").numpy())
+        np.testing.assert_array_equal(_strided(qk_view, v_view, decay, 2, True).numpy(),
+                                      _split(qk_view, v_view, decay, 2, True, "auto").numpy())
 
 
 def test_used_only_without_gradients():
-    qkv, decay = _inputs(1, 4, 4, 2, 4)
-    assert not applies(qkv)                       # qkv needs a gradient: the transpose route
-    assert not applies(qkv.clone().stop_grad(), "naive")  # the formula asked for
+    qk, v, decay = _inputs(1, 4, 4, 2, 4)
+    assert not applies(qk, v)                     # they need a gradient: the transpose route
+    assert not applies(qk, v.stop_grad())         # one of them is enough
+    assert not applies(qk.clone().stop_grad(), v.clone().stop_grad(), "naive")  # asked for
     with jt.no_grad():
-        assert applies(qkv)
+        assert applies(qk, v)
         with fast_path(False):
-            assert not applies(qkv)
-    g = jt.grad((retention_qkv(qkv, decay, 2, True) ** 2).sum(), qkv)
-    assert np.abs(g.numpy()).max() > 0
+            assert not applies(qk, v)
+    qk2, v2, _ = _inputs(1, 4, 4, 2, 4)
+    gq, gv = jt.grad((retention_qkv(qk2, v2, decay, 2, True) ** 2).sum(), [qk2, v2])
+    assert np.abs(gq.numpy()).max() > 0 and np.abs(gv.numpy()).max() > 0
     with pytest.raises(ValueError, match="heads"):
-        retention_qkv(jt.zeros((1, 2, 2, 9)), decay, 2, False)
+        retention_qkv(jt.zeros((1, 2, 2, 6)), jt.zeros((1, 2, 2, 3)), decay, 2, False)
+    with pytest.raises(ValueError, match="one size"):
+        retention_qkv(jt.zeros((1, 2, 2, 8)), jt.zeros((1, 2, 3, 4)), decay, 2, False)
