@@ -345,6 +345,11 @@ def _linear_cost(x, weight, *_, **__):
     return _numel(x.shape) * int(weight.shape[0])
 
 
+def _mlp_cost(x, w1, b1, w2, *_, **__):
+    rows = _numel(x.shape) // int(x.shape[-1])
+    return rows * (_numel(w1.shape) + _numel(w2.shape))
+
+
 def _baddbmm_cost(inp, b1, b2, *_, **__):
     return matmul_macs(_shape(b1), _shape(b2))
 
@@ -415,6 +420,7 @@ def _patched(counter):
     for name in ("linear_act", "linear_channels_first"):
         patch(fused_linear, name, counter.functional("matmul", _linear_cost,
                                                      getattr(fused_linear, name)))
+    patch(fused_linear, "mlp_act", counter.functional("matmul", _mlp_cost, fused_linear.mlp_act))
     patch(nn, "interpolate", counter.functional("resize", _interpolate_cost, nn.interpolate))
     for name in ("bilinear_resize", "bilinear_resize_nhwc"):
         patch(bilinear, name, counter.functional("resize", _bilinear_cost,

@@ -5,8 +5,9 @@ Jittor runs ``nn.linear`` as a GEMM then a broadcast bias add, and the exact GEL
 single-threaded element-wise kernel (what that cost: docs/performance.md).
 ``kernels/fused_linear_cpu.h`` computes act(x wᵀ + b) with oneDNN's
 sgemm over row blocks and applies the bias and GELU to each block while it is in cache, on both
-cores; ``bias_act`` does the same after a convolution, ``sum_act`` for a sum of maps (Jittor's
-own element-wise kernels run on one thread on the CPU). They have no gradient: only
+cores; ``mlp_act`` runs Linear-act-Linear on blocks of rows with the hidden activations in
+cache; ``bias_act`` does the bias and act after a convolution, ``sum_act`` for a sum of maps
+(Jittor's own element-wise kernels run on one thread on the CPU). They have no gradient: only
 ``jseg_ret.models.fuse_for_inference`` installs them (``FusedLinear``, ``BiasAct``), and each
 falls back to the plain formula where the kernel does not apply (CUDA, other dtypes, fast paths
 off, or a gradient needed).
@@ -22,6 +23,9 @@ ACTS = {None: 0, "gelu": 1, "relu": 2}  # kernel epilogues; the numbers are jseg
 # in0 = x (m, k) viewed as rows, in1 = w (n, k), in2 = b (n)
 _LINEAR_SRC = """jseg_fused_linear::linear<{act}>(in0_p, in1_p, in2_p, out0_p,
     in0->num / in0_shape{last}, in1_shape0, in1_shape1);"""
+# in0 = x (m, c) viewed as rows, in1 = w1 (f, c), in2 = b1 (f), in3 = w2 (o, f), in4 = b2 (o)
+_MLP_SRC = """jseg_fused_linear::mlp<{act}>(in0_p, in1_p, in2_p, in3_p, in4_p, out0_p,
+    in0->num / in0_shape{last}, in1_shape1, in1_shape0, in3_shape0);"""
 # in0 = x (n, c, h, w) or, pixels-major, (n, h, w, c); in1 = w (o, c), in2 = b (o)
 _LINEAR_CF_SRC = """jseg_fused_linear::linear_cf<{act}>(in0_p, in1_p, in2_p, out0_p, in0_shape0,
     in1_shape0, in1_shape1, in0->num / (in0_shape0 * in1_shape1), {pixels_major});"""
@@ -60,6 +64,21 @@ def linear_act(x, weight, bias, act=None):
                          f"{tuple(bias.shape)}; expected x (..., k), weight (n, k), bias (n,)")
     src = _LINEAR_SRC.format(act=ACTS[act], last=x.ndim - 1)
     return jt.code((*x.shape[:-1], weight.shape[0]), x.dtype, [x, weight, bias],
+                   cpu_header=_header(), cpu_src=src)
+
+
+def mlp_act(x, w1, b1, w2, b2, act):
+    """act(x @ w1.T + b1) @ w2.T + b2 over the last axis of ``x`` (w1 (f, c), w2 (o, f)), the
+    hidden activations kept in cache: the CPU kernel (no gradient; the caller checks
+    ``applies``)."""
+    _check_act(act, "mlp_act")
+    f, c = w1.shape
+    if x.shape[-1] != c or b1.shape != (f,) or w2.shape[1] != f or b2.shape != (w2.shape[0],):
+        raise ValueError(f"mlp_act: x {tuple(x.shape)}, w1 {tuple(w1.shape)}, b1 "
+                         f"{tuple(b1.shape)}, w2 {tuple(w2.shape)}, b2 {tuple(b2.shape)}; "
+                         f"expected x (..., c), w1 (f, c), b1 (f,), w2 (o, f), b2 (o,)")
+    src = _MLP_SRC.format(act=ACTS[act], last=x.ndim - 1)
+    return jt.code((*x.shape[:-1], w2.shape[0]), x.dtype, [x, w1, b1, w2, b2],
                    cpu_header=_header(), cpu_src=src)
 
 
@@ -159,6 +178,26 @@ class FusedLinear(nn.Module):
         return y.permute(0, 3, 1, 2) if self.out_channels_first else y
 
 
+class FusedMLP(nn.Module):
+    """fc2(activation(fc1(x))) for two biased ``nn.Linear`` as one op with the hidden
+    activations kept in cache (inference only, built by ``fuse_for_inference``); ``act`` names
+    ``activation`` for the kernel. Falls back to the formula where the kernel does not apply."""
+
+    def __init__(self, fc1, activation, act, fc2):
+        _check_act(act, "FusedMLP")
+        if fc1.bias is None or fc2.bias is None:
+            raise ValueError("FusedMLP: both Linear layers need a bias")
+        self.w1, self.b1 = _constant(fc1.weight), _constant(fc1.bias)
+        self.w2, self.b2 = _constant(fc2.weight), _constant(fc2.bias)
+        self.activation = activation
+        self.act = act
+
+    def execute(self, x):
+        if applies(x, self.w1, self.b1, self.w2, self.b2):
+            return mlp_act(x, self.w1, self.b1, self.w2, self.b2, self.act)
+        return nn.linear(self.activation(nn.linear(x, self.w1, self.b1)), self.w2, self.b2)
+
+
 class PointwiseConvNCHW(nn.Module):
     """A 1×1, stride-1, ungrouped ``conv`` (with bias) on NCHW maps as one GEMM per sample with
     the bias in its op (inference only; oneDNN's NCHW convolution reorders in and out)."""
@@ -197,5 +236,5 @@ class BiasAct(nn.Module):
         return self.activation(y + self.bias)
 
 
-__all__ = ["ACTS", "BiasAct", "FusedLinear", "PointwiseConvNCHW", "add_maps", "applies",
-           "bias_act", "linear_act", "linear_channels_first", "sum_act"]
+__all__ = ["ACTS", "BiasAct", "FusedLinear", "FusedMLP", "PointwiseConvNCHW", "add_maps",
+           "applies", "bias_act", "linear_act", "linear_channels_first", "mlp_act", "sum_act"]

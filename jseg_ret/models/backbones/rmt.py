@@ -38,7 +38,7 @@ from ...bricks import (
     is_foldable_bn,
     trunc_normal_init,
 )
-from ...ops.fused_linear import BiasAct, FusedLinear, add_maps
+from ...ops.fused_linear import BiasAct, FusedMLP, add_maps
 from ...ops.retention_qkv import retention_qkv
 from ...registry import BACKBONES
 from .variants import resolve_arch
@@ -155,10 +155,12 @@ class FeedForwardNetwork(nn.Module):
         return self.fc2(self.activation(self.fc1(x)))
 
     def fold_for_inference(self):
-        """Inference: fc1, its bias and the GELU as one op (``ops.fused_linear``)."""
+        """Inference: fc1, GELU and fc2 as one op (``ops.fused_linear.FusedMLP``: the hidden
+        activations stay in cache)."""
         if isinstance(self.fc1, nn.Linear) and type(self.activation) is GELU:
-            self.fc1 = FusedLinear.from_linear(self.fc1, self.activation, "gelu")
+            self.fc1 = FusedMLP(self.fc1, self.activation, "gelu", self.fc2)
             self.activation = nn.Identity()
+            self.fc2 = nn.Identity()
 
 
 class RetBlock(nn.Module):

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <omp.h>
+#include <vector>
 
 extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K,
                           float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
@@ -90,6 +91,35 @@ void linear(const float* x, const float* w, const float* b, float* y, idx_t m, i
     const idx_t r0 = t * mb, rows = std::min(mb, m - r0);
     dnnl_sgemm('N', 'T', rows, n, k, 1.0f, x + r0 * k, k, w, k, 0.0f, y + r0 * n, n);
     epilogue<ACT>(y + r0 * n, b, rows, n);
+  }
+}
+
+// Linear, act, Linear: y (m x o) = act(x w1^T + b1) w2^T + b2, x (m x c), w1 (f x c), w2 (o x f).
+// Each thread takes blocks of rows and keeps their hidden activations (rows x f) in its own
+// buffer, in cache, instead of writing the m x f map out and reading it back. With too few rows
+// for two blocks a thread, the two products run one after the other, each multi-threaded.
+template <int ACT>
+void mlp(const float* x, const float* w1, const float* b1, const float* w2, const float* b2,
+         float* y, idx_t m, idx_t c, idx_t f, idx_t o) {
+  const idx_t mb = block_rows(f);
+  const idx_t blocks = (m + mb - 1) / mb;
+  if (blocks < 2 * omp_get_max_threads()) {
+    std::vector<float> h(static_cast<size_t>(m * f));
+    linear<ACT>(x, w1, b1, h.data(), m, f, c);
+    linear<NONE>(h.data(), w2, b2, y, m, o, f);
+    return;
+  }
+  #pragma omp parallel
+  {
+    std::vector<float> h(static_cast<size_t>(mb * f));
+    #pragma omp for schedule(static)
+    for (idx_t t = 0; t < blocks; ++t) {
+      const idx_t r0 = t * mb, rows = std::min(mb, m - r0);
+      dnnl_sgemm('N', 'T', rows, f, c, 1.0f, x + r0 * c, c, w1, c, 0.0f, h.data(), f);
+      epilogue<ACT>(h.data(), b1, rows, f);
+      dnnl_sgemm('N', 'T', rows, o, f, 1.0f, h.data(), f, w2, f, 0.0f, y + r0 * o, o);
+      epilogue<NONE>(y + r0 * o, b2, rows, o);
+    }
   }
 }
 

@@ -72,11 +72,11 @@ def test_retention_macs(impl, decomposed):
     else:                           # B·N·L²·(d+e)
         ret = 1 * 2 * 24 * 24 * 16
     assert r.totals["macs"] == linear + lepe + ret
-    qkv = 3 * (24 * 16 * 16)        # q, k, v: one functional product [W_q; s·W_k; W_v]
+    qk = 2 * (24 * 16 * 16)         # q, k: one functional product [W_q; s·W_k] (v: v_proj)
     if impl == "fused":
-        assert r.kinds["retention"] == ret and r.kinds["matmul"] == qkv
+        assert r.kinds["retention"] == ret and r.kinds["matmul"] == qk
     else:
-        assert r.kinds["matmul"] == ret + qkv
+        assert r.kinds["matmul"] == ret + qk
 
 
 def test_segnext_t_matches_published_figure():
