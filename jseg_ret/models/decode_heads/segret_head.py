@@ -20,7 +20,8 @@ algebra once:
   conv commutes with bilinear resizing (both linear, one over channels, one over positions), so
   each stage's share moves before the resize, to the stage's own resolution (1.4 instead of 4.3
   GMACs for SegRet-T at 512×512), with its BN folded in; ``linear_fuse`` becomes the sum, the
-  BN's shift and the ReLU.
+  BN's shift and the ReLU. Each stage's proj (+ ReLU) and its share then run as one op
+  (``FusedMLP``), or as one product without the ReLU.
 """
 import numpy as np
 
@@ -39,7 +40,7 @@ from ...bricks import (
     is_foldable_bn,
 )
 from ...ops import resize_nhwc
-from ...ops.fused_linear import FusedLinear, applies, sum_act
+from ...ops.fused_linear import FusedLinear, FusedMLP, applies, sum_act
 from ...registry import HEADS
 from .decode_head import BaseDecodeHead
 
@@ -92,6 +93,29 @@ class ResidualMLP(nn.Module):
         self.proj.weight = _param(self.proj.weight.numpy() + conv.weight.numpy().reshape(e, -1))
         self.proj.bias = _param(self.proj.bias.numpy() + conv.bias.numpy())
         self.zeroLayer = None
+
+
+def _then_share(stage, share):
+    """A folded stage map followed by its share (E×E, no bias) of ``linear_fuse``, as one op
+    where the map is a single product: proj + ReLU then the share is a ``FusedMLP`` (the E-wide
+    hidden map stays in cache), proj alone (``use_relu=False``) times the share one Linear."""
+    if isinstance(stage, ResidualMLP) and stage.zeroLayer is None and not stage.use_relu:
+        proj = stage.proj
+        if isinstance(proj, FusedLinear) and proj.act == "relu":
+            return FusedMLP(proj, nn.ReLU(), "relu", _linear(share, np.zeros(share.shape[0])))
+        if isinstance(proj, nn.Linear):
+            w1 = proj.weight.numpy().astype(np.float64)
+            return _linear(share @ w1, share @ proj.bias.numpy().astype(np.float64))
+    return nn.Sequential(stage, _linear(share, None))
+
+
+def _linear(weight, bias):
+    out, inp = weight.shape
+    linear = nn.Linear(inp, out, bias=bias is not None)
+    linear.weight = _param(weight)
+    if bias is not None:
+        linear.bias = _param(bias)
+    return linear
 
 
 class FuseStages(ConvModule):
@@ -186,8 +210,7 @@ class SegFormerHeadWithRes(BaseDecodeHead):
             t = t + s * lf.conv.bias.numpy()
         e = w.shape[0]
         for j, i in enumerate(reversed(range(n))):  # concat order c4, c3, c2, c1
-            share = nn.Linear(e, e, bias=False)
-            share.weight = _param(s[:, None] * w[:, j * e:(j + 1) * e])
+            share = s[:, None] * w[:, j * e:(j + 1) * e]
             name = f"linear_c{i + 1}"
-            setattr(self, name, nn.Sequential(getattr(self, name), share))
+            setattr(self, name, _then_share(getattr(self, name), share))
         self.linear_fuse = SumShiftAct(t, lf.activate, "relu")

@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from jseg_ret.models.backbones.rmt import VisionRetention
+from jseg_ret.models import fuse_for_inference
+from jseg_ret.models.backbones.rmt import DWConv2d, VisionRetention
 from tests.helpers.models import assert_state_dict_matches, read_reference, trainable_count
 from tests.helpers.models import build_from_config as build
 from tests.helpers.paths import ROOT
@@ -157,3 +158,47 @@ def test_decay_rates_follow_formula(segret_t):
     expected = np.log(1 - 2.0 ** (-2 - 6 * n / 8))
     np.testing.assert_allclose(layer.Relpos.decay.numpy(), expected, rtol=1e-5)  # float32
     assert [layer.decomposed for layer in segret_t.backbone.layers] == [True, True, False, False]
+
+
+def test_position_encoding_identity_folds_into_the_centre_tap():
+    jt.set_global_seed(2)
+    pos = DWConv2d(8, 3, 1, residual=True)
+    x = jt.randn(2, 5, 6, 8)
+    with jt.no_grad():
+        ref = (x + pos.conv(x)).numpy()
+        np.testing.assert_allclose(pos(x).numpy(), ref, rtol=1e-6, atol=1e-6)
+        pos.fold_for_inference()
+        pos.fold_for_inference()  # idempotent
+        assert not pos.residual
+        np.testing.assert_allclose(pos(x).numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("decomposed", [False, True], ids=["whole", "decomposed"])
+def test_fused_retention_moves_lepe_bias_into_out_proj(decomposed):
+    jt.set_global_seed(4)
+    module = VisionRetention(embed_dim=16, num_heads=2)
+    module.lepe.conv.bias.assign(jt.randn(16))
+    decay = jt.array(np.log(1 - 2.0 ** (-2 - 4 * np.arange(2) / 2)).astype(np.float32))
+    x = jt.randn(1, 4, 6, 16)
+    with jt.no_grad():
+        ref = module(x, decay, decomposed).numpy()
+        module.fold_for_inference()
+        assert module.lepe.conv.bias is None and module.qk is not None
+        np.testing.assert_allclose(module(x, decay, decomposed).numpy(), ref, rtol=1e-5,
+                                   atol=1e-5)
+
+
+def test_fused_segret_hands_channels_last_maps_to_its_head(segret_t):
+    segret_t.eval()
+    fused = fuse_for_inference(segret_t)
+    assert fused.backbone.out_channels_last and fused.decode_head.in_channels_last
+    assert not segret_t.backbone.out_channels_last  # the original keeps mmseg's NCHW contract
+    x = jt.randn(1, 3, 64, 96)
+    with jt.no_grad():
+        plain = [f.numpy() for f in segret_t.extract_feat(x)]
+        nhwc = [f.numpy() for f in fused.extract_feat(x)]
+        logits = fused.decode_head(fused.extract_feat(x))
+    for a, b in zip(plain, nhwc):
+        assert b.shape == (a.shape[0], a.shape[2], a.shape[3], a.shape[1])
+        np.testing.assert_allclose(b.transpose(0, 3, 1, 2), a, rtol=1e-4, atol=1e-4)
+    assert tuple(logits.shape) == (1, 150, 16, 24)  # the head's output stays NCHW

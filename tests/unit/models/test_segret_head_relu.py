@@ -6,6 +6,7 @@ import pytest
 
 from jseg_ret.models import fuse_for_inference
 from jseg_ret.models.decode_heads.segret_head import SegFormerHeadWithRes
+from jseg_ret.ops.fused_linear import FusedLinear, FusedMLP
 
 import jittor as jt
 
@@ -54,10 +55,14 @@ def test_fused_head_agrees_with_the_head(use_relu):
     head = make_head(use_relu=use_relu)
     head.eval()
     feats = features()
+    fused_head = fuse_for_inference(head)
     with jt.no_grad():
         direct = head(feats).numpy()
-        fused = fuse_for_inference(head)(feats).numpy()
+        fused = fused_head(feats).numpy()
     np.testing.assert_allclose(fused, direct, rtol=1e-4, atol=1e-5)
+    # each stage's proj (+ ReLU) and its share of linear_fuse: one op
+    kind = FusedMLP if use_relu else FusedLinear
+    assert all(type(getattr(fused_head, f"linear_c{i}")) is kind for i in range(1, 5))
 
 
 def test_use_relu_changes_the_logits():

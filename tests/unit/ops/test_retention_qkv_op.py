@@ -57,3 +57,18 @@ def test_used_only_without_gradients():
         retention_qkv(jt.zeros((1, 2, 2, 6)), jt.zeros((1, 2, 2, 3)), decay, 2, False)
     with pytest.raises(ValueError, match="one size"):
         retention_qkv(jt.zeros((1, 2, 2, 8)), jt.zeros((1, 2, 3, 4)), decay, 2, False)
+
+
+@pytest.mark.parametrize("decomposed", [False, True])
+def test_added_map_joins_the_output(decomposed):
+    # RMT's lepe(v): the kernel adds it as it writes; the transpose route adds it after
+    qk, v, decay = _inputs(1, 5, 70, 2, 4, seed=5)
+    add = jt.array(np.random.RandomState(6).randn(1, 5, 70, 8).astype(np.float32))
+    with jt.no_grad():
+        got = retention_qkv(qk, v, decay, 2, decomposed, add=add).numpy()
+        plain = _strided(qk, v, decay, 2, decomposed).numpy()
+        split = _split(qk, v, decay, 2, decomposed, "auto").numpy()
+    np.testing.assert_allclose(got, plain + add.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, split + add.numpy(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="add"):
+        retention_qkv(qk, v, decay, 2, decomposed, add=add[:, :2])
