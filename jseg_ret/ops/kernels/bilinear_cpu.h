@@ -16,9 +16,35 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace jseg_bilinear {
 
 typedef int64_t idx_t;
+
+// out[0:W] = a r0 + b r1 with non-temporal stores (float on AVX-512, out 64-byte aligned, W a
+// multiple of 16); false where that does not apply and the caller writes the row itself.
+template <typename T>
+inline bool blend_rows_streamed(T*, const T*, const T*, T, T, int) { return false; }
+
+#if defined(__AVX512F__)
+template <>
+inline bool blend_rows_streamed<float>(float* out, const float* r0, const float* r1, float a,
+                                       float b, int W) {
+  if ((reinterpret_cast<uintptr_t>(out) & 63) || (W & 15)) return false;
+  const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+  for (int ow = 0; ow < W; ow += 16)
+    _mm512_stream_ps(out + ow, _mm512_fmadd_ps(va, _mm512_loadu_ps(r0 + ow),
+                                               _mm512_mul_ps(vb, _mm512_loadu_ps(r1 + ow))));
+  return true;
+}
+// streamed stores are weakly ordered: fence them before the plane counts as written
+inline void stream_fence() { _mm_sfence(); }
+#else
+inline void stream_fence() {}
+#endif
 
 // x (planes, h, w, inner) -> y (planes, H, W, inner): inner = 1 for NCHW planes (planes = N*C),
 // inner = C for channels-last maps (planes = N), where each tap moves a contiguous pixel.
@@ -30,6 +56,9 @@ template <typename T>
 void forward_planes(const T* x, const int* hi0, const int* hi1, const T* hl, const int* wi0,
                     const int* wi1, const T* wl, T* y, idx_t planes, int h, int w, int H,
                     int W) {
+  // an output far larger than the caches (a full-size logit map: SegRet-T's 150 x 512 x 512 is
+  // 157 MB) is written with streaming stores, which skip reading each line in before writing it
+  const bool stream = planes * H * W * static_cast<idx_t>(sizeof(T)) > (idx_t(64) << 20);
   #pragma omp parallel if (planes * H * W > 32768)
   {
     std::vector<T> cols(static_cast<idx_t>(h) * W);
@@ -49,9 +78,11 @@ void forward_planes(const T* x, const int* hi0, const int* hi1, const T* hl, con
         const T* __restrict r1 = cols.data() + static_cast<idx_t>(hi1[oh]) * W;
         T* __restrict out = y + (p * H + oh) * static_cast<idx_t>(W);
         const T b = hl[oh], a = T(1) - b;
+        if (stream && blend_rows_streamed(out, r0, r1, a, b, W)) continue;
         #pragma omp simd
         for (int ow = 0; ow < W; ++ow) out[ow] = a * r0[ow] + b * r1[ow];
       }
+      if (stream) stream_fence();
     }
   }
 }

@@ -124,15 +124,40 @@ void mlp(const float* x, const float* w1, const float* b1, const float* w2, cons
 }
 
 // Channels-first output (a 1x1 conv to NCHW maps): y[i] (o x p) = act(w (o x c) x[i] + b[:, None])
-// for i < batch, x[i] (c x p) NCHW or, when x_pixels_major, (p x c) NHWC; one multi-threaded
-// sgemm per map, then the epilogue over its rows.
+// for i < batch, x[i] (c x p) NCHW: one multi-threaded sgemm per map, then the epilogue over its
+// rows. When x_pixels_major, x[i] is (p x c) NHWC: blocks of pixels go to the threads, each
+// block's (pixels x o) product computed in cache and written out transposed with the epilogue
+// (SegRet-T's classifier: 9 ms, against 13 ms for the row-major product and a transpose).
 template <int ACT>
 void linear_cf(const float* x, const float* w, const float* b, float* y, idx_t batch, idx_t o,
                idx_t c, idx_t p, bool x_pixels_major = false) {
+  if (x_pixels_major) {
+    const idx_t pb = 256;  // pixels per block: the block's product (pb x o) stays in L2
+    const idx_t blocks = (p + pb - 1) / pb;
+    #pragma omp parallel
+    {
+      std::vector<float> t(static_cast<size_t>(pb * o));
+      #pragma omp for schedule(static) collapse(2)
+      for (idx_t i = 0; i < batch; ++i) {
+        for (idx_t k = 0; k < blocks; ++k) {
+          const idx_t p0 = k * pb, n = std::min(pb, p - p0);
+          dnnl_sgemm('N', 'T', n, o, c, 1.0f, x + (i * p + p0) * c, c, w, c, 0.0f, t.data(), o);
+          for (idx_t r = 0; r < o; ++r) {
+            float* __restrict row = y + (i * o + r) * p + p0;
+            const float br = b[r];
+            for (idx_t q = 0; q < n; ++q) {
+              const float v = t[q * o + r] + br;
+              row[q] = ACT == GELU ? gelu_f(v) : ACT == RELU ? std::max(v, 0.0f) : v;
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   for (idx_t i = 0; i < batch; ++i) {
     float* yi = y + i * o * p;
-    dnnl_sgemm('N', x_pixels_major ? 'T' : 'N', o, p, c, 1.0f, w, c, x + i * c * p,
-               x_pixels_major ? c : p, 0.0f, yi, p);
+    dnnl_sgemm('N', 'N', o, p, c, 1.0f, w, c, x + i * c * p, p, 0.0f, yi, p);
     #pragma omp parallel for schedule(static) if (o * p > 32768)
     for (idx_t r = 0; r < o; ++r) {
       float* __restrict row = yi + r * p;

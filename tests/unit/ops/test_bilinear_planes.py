@@ -1,5 +1,6 @@
 """The bilinear kernel's many-planes forward (NCHW, ≥ 8 planes: W-sampling first, then
-contiguous row blends) against PyTorch, with gradients, and a strided input."""
+contiguous row blends) against PyTorch, with gradients, a strided input, and an output beyond
+64 MB (written with streaming stores)."""
 import numpy as np
 import pytest
 
@@ -36,4 +37,15 @@ def test_strided_input():
     xj = jt.array(x).permute(1, 0, 2, 3)  # (6, 3, 10, 11), not contiguous
     with jt.no_grad():
         y = resize(xj, (13, 17), align_corners=False).numpy()
+    np.testing.assert_allclose(y, ref, rtol=0, atol=2e-6)
+
+
+def test_output_beyond_64_mb_is_streamed_and_matches_torch():
+    # 18 planes of 1024 x 1024 floats = 72 MB: the streaming-store rows
+    rng = np.random.RandomState(5)
+    x = rng.randn(1, 18, 128, 128).astype(np.float32)
+    ref = torch.nn.functional.interpolate(torch.tensor(x), (1024, 1024), mode="bilinear",
+                                          align_corners=False).numpy()
+    with jt.no_grad():
+        y = resize(jt.array(x), (1024, 1024), align_corners=False).numpy()
     np.testing.assert_allclose(y, ref, rtol=0, atol=2e-6)
