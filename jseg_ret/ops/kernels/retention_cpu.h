@@ -244,11 +244,11 @@ inline void softmax_tile(T* St, int nk, int j0, int W, int L, T lam, const T* qh
 }
 
 #if defined(__AVX512F__)
-// exp(x) for x <= 0 (every argument of the forward softmax): 2^n * 2^f with n = round(x log2 e),
-// f in [-1/2, 1/2], Cephes' exp2f polynomial and vscalefps, which also gives 0 far below.
+// exp(x) for finite x <= 0 (every argument of the forward softmax): 2^n * 2^f with
+// n = round(x log2 e), f in [-1/2, 1/2], Cephes' exp2f polynomial and vscalefps, which gives 0
+// far below (also for the first tile's exp(-1e30 - m)) without a clamp.
 inline __m512 exp_nonpos(__m512 x) {
-  const __m512 t = _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)),
-                                 _mm512_set1_ps(1.44269504088896341f));
+  const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
   const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(t, n);
   __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
