@@ -5,8 +5,11 @@ is folded here, once, into fresh constant parameters — never on every call:
 - an eval-mode BatchNorm next to a conv or 1×1 conv (``ConvModule``, the patch embeddings and
   stems, RMT's downsampling, the BN before MSCAN/VAN's MLP) — BN is then a fixed affine map;
 - SegRet's zero-initialized residual branch (1×1 conv + BN) into the stage's Linear, and its
-  ``linear_fuse`` into per-stage shares applied before the resize;
-- RMT's q/k/v projections into one Linear with the key scale d^-1/2;
+  ``linear_fuse`` into per-stage shares applied before the resize (each stage's Linear, ReLU and
+  share then one ``FusedMLP``); the backbone hands channels-last maps to the head;
+- RMT's q/k projections into one Linear with the key scale d^-1/2, lepe's bias into
+  ``out_proj``'s, the position encoding's identity into its conv's centre tap, and fc1-GELU-fc2
+  into one ``FusedMLP`` (hidden activations kept in cache);
 - then, over the whole copy, every Linear / channels-last 1×1 conv with a bias becomes a
   ``FusedLinear`` (bias inside the product's op), and a channels-last conv followed by a GELU in
   an ``nn.Sequential`` (the stems) a ``BiasAct`` (bias + GELU in one pass); modules that know
