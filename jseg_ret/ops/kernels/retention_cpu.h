@@ -243,6 +243,15 @@ inline void softmax_tile(T* St, int nk, int j0, int W, int L, T lam, const T* qh
   }
 }
 
+// St (nk x NB) = K rows [j0, j0+nk) (row stride ks) times Qt, then the softmax tile.
+template <typename T>
+inline void logits_softmax_tile(T* St, int nk, const T* K, idx_t ks, const T* Qt, int d, int j0,
+                                int W, int L, T lam, const T* qh, const T* qw, T* m, T* l,
+                                T* alpha) {
+  gemm<T, false>(St, nk, K, ks, 1, Qt, d);  // St = K Q^T
+  softmax_tile(St, nk, j0, W, L, lam, qh, qw, m, l, alpha);
+}
+
 #if defined(__AVX512F__)
 // exp(x) for finite x <= 0 (every argument of the forward softmax): 2^n * 2^f with
 // n = round(x log2 e), f in [-1/2, 1/2], Cephes' exp2f polynomial and vscalefps, which gives 0
@@ -304,6 +313,81 @@ inline void softmax_tile<float>(float* St, int nk, int j0, int W, int L, float l
   }
   for (int i = 0; i < 4; ++i) _mm512_storeu_ps(l + 16 * i, ls[i]);
 }
+
+// float on AVX-512: the products of ROWS keys with the query block, and in the same pass (the
+// accumulators still in registers) the decay bias added and the running max taken: the logits
+// are written once and not read back before the exp pass.
+template <int ROWS>
+inline void micro_logits_f32(float* __restrict C, const float* __restrict A, idx_t ars,
+                             const float* __restrict B, int K, int jh, int jw, int W,
+                             bool one_line, const __m512* vh, const __m512* vw, __m512 vlam,
+                             __m512* mt) {
+  __m512 acc[ROWS][4];
+  for (int r = 0; r < ROWS; ++r)
+    for (int i = 0; i < 4; ++i) acc[r][i] = _mm512_setzero_ps();
+  for (int k = 0; k < K; ++k) {
+    const float* b = B + static_cast<idx_t>(k) * NB;
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+    for (int r = 0; r < ROWS; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * ars + k]);
+      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      acc[r][2] = _mm512_fmadd_ps(a, b2, acc[r][2]);
+      acc[r][3] = _mm512_fmadd_ps(a, b3, acc[r][3]);
+    }
+  }
+  for (int r = 0; r < ROWS; ++r) {
+    const __m512 kw = _mm512_set1_ps(static_cast<float>(jw));
+    const __m512 kh = _mm512_set1_ps(static_cast<float>(jh));
+    for (int i = 0; i < 4; ++i) {
+      __m512 dist = _mm512_abs_ps(_mm512_sub_ps(vw[i], kw));
+      if (!one_line) dist = _mm512_add_ps(dist, _mm512_abs_ps(_mm512_sub_ps(vh[i], kh)));
+      const __m512 x = _mm512_fmadd_ps(vlam, dist, acc[r][i]);
+      _mm512_storeu_ps(C + r * NB + 16 * i, x);
+      mt[i] = _mm512_max_ps(mt[i], x);
+    }
+    if (++jw == W) { jw = 0; ++jh; }
+  }
+}
+
+template <>
+inline void logits_softmax_tile<float>(float* St, int nk, const float* K, idx_t ks,
+                                       const float* Qt, int d, int j0, int W, int L, float lam,
+                                       const float* qh, const float* qw, float* m, float* l,
+                                       float* alpha) {
+  const __m512 vlam = _mm512_set1_ps(lam);
+  __m512 vh[4], vw[4], mt[4], mo[4];
+  for (int i = 0; i < 4; ++i) {
+    vh[i] = _mm512_loadu_ps(qh + 16 * i);
+    vw[i] = _mm512_loadu_ps(qw + 16 * i);
+    mo[i] = mt[i] = _mm512_loadu_ps(m + 16 * i);
+  }
+  const bool one_line = W >= L;
+  int r = 0;
+  for (; r + 5 <= nk; r += 5)
+    micro_logits_f32<5>(St + r * NB, K + r * ks, ks, Qt, d, (j0 + r) / W, (j0 + r) % W, W,
+                        one_line, vh, vw, vlam, mt);
+  for (; r < nk; ++r)
+    micro_logits_f32<1>(St + r * NB, K + r * ks, ks, Qt, d, (j0 + r) / W, (j0 + r) % W, W,
+                        one_line, vh, vw, vlam, mt);
+  __m512 ls[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m512 a = exp_nonpos(_mm512_sub_ps(mo[i], mt[i]));
+    _mm512_storeu_ps(alpha + 16 * i, a);
+    _mm512_storeu_ps(m + 16 * i, mt[i]);
+    ls[i] = _mm512_mul_ps(_mm512_loadu_ps(l + 16 * i), a);
+  }
+  for (int rr = 0; rr < nk; ++rr) {
+    float* row = St + static_cast<idx_t>(rr) * NB;
+    for (int i = 0; i < 4; ++i) {
+      const __m512 p = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(row + 16 * i), mt[i]));
+      _mm512_storeu_ps(row + 16 * i, p);
+      ls[i] = _mm512_add_ps(ls[i], p);
+    }
+  }
+  for (int i = 0; i < 4; ++i) _mm512_storeu_ps(l + 16 * i, ls[i]);
+}
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -350,8 +434,8 @@ void forward_strided(const T* q, const T* k, const T* v, const float* decay, T* 
           prefetch_rows(kb, lk.tok, j0 + TR, std::min(TR, L - j0 - TR), d);
           prefetch_rows(vb, lv.tok, j0 + TR, std::min(TR, L - j0 - TR), e);
         }
-        gemm<T, false>(St, nk, kb + j0 * lk.tok, lk.tok, 1, Qt, d);  // St = K Q^T
-        softmax_tile(St, nk, j0, W, L, lam, qh, qw, m, l, alpha);
+        logits_softmax_tile(St, nk, kb + j0 * lk.tok, lk.tok, Qt, d, j0, W, L, lam, qh, qw, m,
+                            l, alpha);
         for (int c = 0; c < e; ++c) {
           T* row = OT + static_cast<idx_t>(c) * NB;
           for (int u = 0; u < NB; ++u) row[u] *= alpha[u];
