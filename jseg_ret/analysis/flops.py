@@ -375,6 +375,14 @@ def _interpolate_cost(*args, out=None, **kw):
     return {"macs": 0, "torchprofile": 4 * n}
 
 
+def _resize_sum_cost(maps, size, *_, out=None, **__):
+    """``ops.bilinear.resize_sum_nhwc``: as a bilinear ``interpolate`` of each map not already
+    of the output's size (the sum itself, like every addition, is not counted)."""
+    y = _first_var(out)
+    resized = sum(tuple(m.shape[1:3]) != tuple(int(v) for v in size) for m in maps)
+    return {"macs": 0, "torchprofile": 4 * _numel(y.shape) * resized if y is not None else 0}
+
+
 def _bilinear_cost(*args, out=None, **kw):
     """jseg_ret's CPU bilinear kernel (``ops.bilinear``): as a bilinear ``interpolate``."""
     y = _first_var(out)
@@ -425,6 +433,8 @@ def _patched(counter):
     for name in ("bilinear_resize", "bilinear_resize_nhwc"):
         patch(bilinear, name, counter.functional("resize", _bilinear_cost,
                                                  getattr(bilinear, name)))
+    patch(bilinear, "resize_sum_nhwc",
+          counter.functional("resize", _resize_sum_cost, bilinear.resize_sum_nhwc))
     patch(jt.Var, "__mul__", counter.mul(jt.Var.__mul__))
     orig_rmul = jt.Var.__rmul__
     patch(jt.Var, "__rmul__", counter.mul(lambda a, b: orig_rmul(a, b)))

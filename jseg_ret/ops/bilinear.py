@@ -93,6 +93,50 @@ class BilinearResize(jt.Function):
                        cpu_header=_header(), cpu_src=_BWD_NHWC if self.channels_last else _BWD)
 
 
+# resize_sum_nhwc: maps i = 0..K-1 at in{7i}, their taps at in{7i+1}..in{7i+6}, the shift last
+_SUM_SRC = """
+const float* xs[] = {{{x}}};
+const int* hi0s[] = {{{hi0}}};
+const int* hi1s[] = {{{hi1}}};
+const float* hls[] = {{{hl}}};
+const int* wi0s[] = {{{wi0}}};
+const int* wi1s[] = {{{wi1}}};
+const float* wls[] = {{{wl}}};
+const int hs[] = {{{h}}};
+const int ws[] = {{{w}}};
+jseg_bilinear::resize_sum_nhwc(xs, hi0s, hi1s, hls, wi0s, wi1s, wls, hs, ws, {k}, {shift},
+    {relu}, out0_p, out0_shape0, out0_shape1, out0_shape2, out0_shape3);"""
+
+
+def resize_sum_nhwc(maps, size, align_corners=False, shift=None, relu=False):
+    """act(Σ_i resize(maps[i], size) + shift) for channels-last float32 maps (N, h_i, w_i, C)
+    (``shift`` (C,) or None; act: ReLU when ``relu``), as one CPU pass in which the resized maps
+    are never written out; no gradient (the caller checks ``applies`` and that none is needed).
+    Returns (N, H, W, C)."""
+    n, c = maps[0].shape[0], maps[0].shape[3]
+    if any(m.ndim != 4 or m.shape[0] != n or m.shape[3] != c or str(m.dtype) != "float32"
+           for m in maps):
+        raise ValueError(f"resize_sum_nhwc: maps {[tuple(m.shape) for m in maps]} must be "
+                         f"float32 (N, h, w, C) maps of one N and C")
+    H, W = (int(size[0]), int(size[1]))
+    inputs, ref = [], {k: [] for k in ("x", "hi0", "hi1", "hl", "wi0", "wi1", "wl", "h", "w")}
+    for m in maps:
+        base = len(inputs)
+        inputs += [m] + list(_taps(m.shape[1], m.shape[2], H, W, bool(align_corners),
+                                   "float32"))
+        for j, k in enumerate(("x", "hi0", "hi1", "hl", "wi0", "wi1", "wl")):
+            ref[k].append(f"in{base + j}_p")
+        ref["h"].append(str(m.shape[1]))
+        ref["w"].append(str(m.shape[2]))
+    shift_ptr = "nullptr"
+    if shift is not None:
+        shift_ptr = f"in{len(inputs)}_p"
+        inputs.append(shift)
+    src = _SUM_SRC.format(k=len(maps), shift=shift_ptr, relu=str(bool(relu)).lower(),
+                          **{k: ", ".join(v) for k, v in ref.items()})
+    return jt.code((n, H, W, c), "float32", inputs, cpu_header=_header(), cpu_src=src)
+
+
 def applies(x, mode):
     """Whether ``bilinear_resize`` serves this call: CPU, bilinear, float32/float64 4-D maps."""
     return (not jt.flags.use_cuda and mode == "bilinear" and x.ndim == 4

@@ -39,7 +39,7 @@ from ...bricks import (
     fold_bn_after,
     is_foldable_bn,
 )
-from ...ops import resize_nhwc
+from ...ops import bilinear, resize_nhwc
 from ...ops.fused_linear import FusedLinear, FusedMLP, applies, sum_act
 from ...registry import HEADS
 from .decode_head import BaseDecodeHead
@@ -119,26 +119,31 @@ def _linear(weight, bias):
 
 
 class FuseStages(ConvModule):
-    """``linear_fuse``: the ConvModule (1×1 conv, BN, ReLU) over the channel concatenation of
-    the stage maps (channels-last)."""
+    """``linear_fuse``: the stage maps (channels-last) resized to ``size``, then the ConvModule
+    (1×1 conv, BN, ReLU) over their channel concatenation."""
 
-    def execute(self, maps):
+    def execute(self, maps, size, align_corners):
+        maps = [resize_nhwc(m, size, align_corners=align_corners) for m in maps]
         return super().execute(jt.concat(maps, dim=-1))
 
 
 class SumShiftAct(nn.Module):
-    """``linear_fuse`` after ``SegFormerHeadWithRes.fold_for_inference``: act(Σ maps + shift) —
-    the per-stage shares of the conv (and the BN's scale) already applied to each map; one
-    two-threaded pass on the CPU (``ops.fused_linear.sum_act``; ``act`` names ``activate`` for
-    it)."""
+    """``linear_fuse`` after ``SegFormerHeadWithRes.fold_for_inference``: act(Σ resize(maps) +
+    shift) — the per-stage shares of the conv (and the BN's scale) already applied to each map;
+    on the CPU one two-threaded pass that resizes as it sums (``ops.bilinear.resize_sum_nhwc``;
+    ``act`` names ``activate`` for the kernels)."""
 
     def __init__(self, shift, activate, act):
         self._shift = _param(shift)
         self.activate = activate
         self.act = act
 
-    def execute(self, maps):
-        if applies(*maps, self._shift) and len({tuple(m.shape) for m in maps}) == 1:
+    def execute(self, maps, size, align_corners):
+        if applies(*maps, self._shift) and self.act == "relu":
+            # resize, sum, shift and ReLU in one pass: the resized maps are never written
+            return bilinear.resize_sum_nhwc(maps, size, align_corners, self._shift, relu=True)
+        maps = [resize_nhwc(m, size, align_corners=align_corners) for m in maps]
+        if applies(*maps, self._shift):
             return sum_act(maps, self._shift, self.act)
         total = maps[0]
         for m in maps[1:]:
@@ -182,11 +187,9 @@ class SegFormerHeadWithRes(BaseDecodeHead):
         if not self.in_channels_last:
             feats = [f.permute(0, 2, 3, 1) for f in feats]
         size = feats[0].shape[1:3]
-        maps = []
-        for i in reversed(range(len(feats))):  # c4, c3, c2, c1
-            m = getattr(self, f"linear_c{i + 1}")(feats[i])
-            maps.append(resize_nhwc(m, size, align_corners=self.align_corners))
-        x = self.linear_fuse(maps)
+        # c4, c3, c2, c1; linear_fuse resizes them to stride 4
+        maps = [getattr(self, f"linear_c{i + 1}")(feats[i]) for i in reversed(range(len(feats)))]
+        x = self.linear_fuse(maps, size, self.align_corners)
         if self.dropout is not None:
             x = self.dropout(x)
         return self.linear_pred(x)

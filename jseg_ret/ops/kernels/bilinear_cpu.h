@@ -162,5 +162,66 @@ void backward(const T* dy, const int* hi0, const int* hi1, const T* hl, const in
   }
 }
 
+// y (N, H, W, C) = act(shift + sum_i resize(x_i)) for K channels-last maps x_i (N, h_i, w_i, C)
+// with their own taps (shift over C, or null; act: ReLU when relu): the resized maps are never
+// written out. One output row (n, oh) at a time: each map's two source rows blended once, then
+// sampled along W into the row; a map already of the output's size is added as it is.
+inline void resize_sum_nhwc(const float* const* xs, const int* const* hi0s,
+                            const int* const* hi1s, const float* const* hls,
+                            const int* const* wi0s, const int* const* wi1s,
+                            const float* const* wls, const int* hs, const int* ws, int K,
+                            const float* shift, bool relu, float* y, idx_t N, int H, int W,
+                            idx_t C) {
+  int wmax = 1;
+  for (int i = 0; i < K; ++i) wmax = std::max(wmax, ws[i]);
+  #pragma omp parallel if (N * H * W * C > 32768)
+  {
+    std::vector<float> tmp(static_cast<size_t>(wmax * C));
+    #pragma omp for schedule(static)
+    for (idx_t t = 0; t < N * H; ++t) {
+      const idx_t n = t / H;
+      const int oh = static_cast<int>(t % H);
+      float* __restrict out = y + t * W * C;
+      for (int ow = 0; ow < W; ++ow) {
+        float* __restrict o = out + ow * C;
+        if (shift) {
+          #pragma omp simd
+          for (idx_t c = 0; c < C; ++c) o[c] = shift[c];
+        } else {
+          std::fill(o, o + C, 0.0f);
+        }
+      }
+      for (int i = 0; i < K; ++i) {
+        const int h = hs[i], w = ws[i];
+        const idx_t rw = static_cast<idx_t>(w) * C;
+        if (h == H && w == W) {
+          const float* __restrict src = xs[i] + t * rw;
+          #pragma omp simd
+          for (idx_t j = 0; j < rw; ++j) out[j] += src[j];
+          continue;
+        }
+        const float* r0 = xs[i] + (n * h + hi0s[i][oh]) * rw;
+        const float* r1 = xs[i] + (n * h + hi1s[i][oh]) * rw;
+        const float b = hls[i][oh], a = 1.0f - b;
+        float* __restrict row = tmp.data();
+        #pragma omp simd
+        for (idx_t j = 0; j < rw; ++j) row[j] = a * r0[j] + b * r1[j];
+        for (int ow = 0; ow < W; ++ow) {
+          const float q = wls[i][ow], pq = 1.0f - q;
+          const float* __restrict s0 = row + static_cast<idx_t>(wi0s[i][ow]) * C;
+          const float* __restrict s1 = row + static_cast<idx_t>(wi1s[i][ow]) * C;
+          float* __restrict o = out + ow * C;
+          #pragma omp simd
+          for (idx_t c = 0; c < C; ++c) o[c] += pq * s0[c] + q * s1[c];
+        }
+      }
+      if (relu) {
+        #pragma omp simd
+        for (idx_t j = 0; j < W * C; ++j) out[j] = std::max(out[j], 0.0f);
+      }
+    }
+  }
+}
+
 }  // namespace jseg_bilinear
 #endif

@@ -1,11 +1,12 @@
 """The CPU bilinear kernel (ops/bilinear.py) against PyTorch's F.interpolate: values and input
 gradients for up- and downsampling, both align_corners settings, float32 and float64, and the
-channels-last variant used by the SegRet inference fast path."""
+channels-last variant used by the SegRet inference fast path, and the resize-and-sum of the
+fused SegRet head."""
 import numpy as np
 import pytest
 
-from jseg_ret.ops import resize
-from jseg_ret.ops.bilinear import bilinear_resize_nhwc, source_index
+from jseg_ret.ops import resize, resize_nhwc
+from jseg_ret.ops.bilinear import bilinear_resize_nhwc, resize_sum_nhwc, source_index
 
 import jittor as jt
 
@@ -78,3 +79,21 @@ def test_channels_last_gradient_equals_nchw():
     xc = jt.array(x.transpose(0, 3, 1, 2))
     dc = jt.grad((resize(xc, size=(11, 4)) * jt.array(g.transpose(0, 3, 1, 2))).sum(), xc)
     np.testing.assert_allclose(dl, dc.numpy().transpose(0, 2, 3, 1), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_resize_sum_matches_resizes_then_sum(align_corners):
+    # SegRet's fused linear_fuse: four channels-last maps (one already of the output's size)
+    rng = np.random.RandomState(8)
+    maps = [jt.array(rng.randn(2, h, w, 24).astype(np.float32))
+            for h, w in ((16, 19), (8, 10), (4, 5), (2, 3))]
+    shift = jt.array(rng.randn(24).astype(np.float32))
+    with jt.no_grad():
+        total = sum(resize_nhwc(m, (16, 19), align_corners=align_corners) for m in maps)
+        for s, relu in ((shift, True), (None, False)):
+            ref = (total + s).numpy() if s is not None else total.numpy()
+            ref = np.maximum(ref, 0) if relu else ref
+            got = resize_sum_nhwc(maps, (16, 19), align_corners, s, relu).numpy()
+            np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="one N and C"):
+        resize_sum_nhwc([maps[0], maps[1][..., :8]], (16, 19))
