@@ -270,32 +270,10 @@ inline __m512 exp_nonpos(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// float on AVX-512: the same tile with the four vectors of m, l and alpha in registers.
-template <>
-inline void softmax_tile<float>(float* St, int nk, int j0, int W, int L, float lam,
-                                const float* qh, const float* qw, float* m, float* l,
-                                float* alpha) {
-  const __m512 vlam = _mm512_set1_ps(lam);
-  __m512 vh[4], vw[4], mt[4], mo[4];
-  for (int i = 0; i < 4; ++i) {
-    vh[i] = _mm512_loadu_ps(qh + 16 * i);
-    vw[i] = _mm512_loadu_ps(qw + 16 * i);
-    mo[i] = mt[i] = _mm512_loadu_ps(m + 16 * i);
-  }
-  const bool one_line = W >= L;
-  for (int r = 0; r < nk; ++r) {
-    float* row = St + static_cast<idx_t>(r) * NB;
-    const int j = j0 + r;
-    const __m512 kw = _mm512_set1_ps(static_cast<float>(j % W));
-    const __m512 kh = _mm512_set1_ps(static_cast<float>(j / W));
-    for (int i = 0; i < 4; ++i) {
-      __m512 dist = _mm512_abs_ps(_mm512_sub_ps(vw[i], kw));
-      if (!one_line) dist = _mm512_add_ps(dist, _mm512_abs_ps(_mm512_sub_ps(vh[i], kh)));
-      const __m512 x = _mm512_fmadd_ps(vlam, dist, _mm512_loadu_ps(row + 16 * i));
-      _mm512_storeu_ps(row + 16 * i, x);
-      mt[i] = _mm512_max_ps(mt[i], x);
-    }
-  }
+// The tile's exp pass (float, AVX-512), after the running max moved from mo to mt: alpha =
+// exp(mo - mt) rescales what was accumulated, St becomes exp(St - mt), l = l alpha + its sums.
+inline void exp_tile_f32(float* St, int nk, const __m512* mo, const __m512* mt, float* m,
+                         float* l, float* alpha) {
   __m512 ls[4];
   for (int i = 0; i < 4; ++i) {
     const __m512 a = exp_nonpos(_mm512_sub_ps(mo[i], mt[i]));
@@ -371,22 +349,7 @@ inline void logits_softmax_tile<float>(float* St, int nk, const float* K, idx_t 
   for (; r < nk; ++r)
     micro_logits_f32<1>(St + r * NB, K + r * ks, ks, Qt, d, (j0 + r) / W, (j0 + r) % W, W,
                         one_line, vh, vw, vlam, mt);
-  __m512 ls[4];
-  for (int i = 0; i < 4; ++i) {
-    const __m512 a = exp_nonpos(_mm512_sub_ps(mo[i], mt[i]));
-    _mm512_storeu_ps(alpha + 16 * i, a);
-    _mm512_storeu_ps(m + 16 * i, mt[i]);
-    ls[i] = _mm512_mul_ps(_mm512_loadu_ps(l + 16 * i), a);
-  }
-  for (int rr = 0; rr < nk; ++rr) {
-    float* row = St + static_cast<idx_t>(rr) * NB;
-    for (int i = 0; i < 4; ++i) {
-      const __m512 p = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(row + 16 * i), mt[i]));
-      _mm512_storeu_ps(row + 16 * i, p);
-      ls[i] = _mm512_add_ps(ls[i], p);
-    }
-  }
-  for (int i = 0; i < 4; ++i) _mm512_storeu_ps(l + 16 * i, ls[i]);
+  exp_tile_f32(St, nk, mo, mt, m, l, alpha);
 }
 #endif
 
