@@ -16,8 +16,8 @@ _SRC = """jseg_group_norm::forward<{relu}>(in0_p, in1_p, in2_p, out0_p, in0_shap
     in0->num / (in0_shape0 * in0_shape1), (int)data["groups"], data["eps"]);"""
 
 
-def _header():  # the kernel source file (read once, cached)
-    return kernel_source("group_norm_cpu.h")
+def _header():  # the kernel source file after its helper (read once, cached)
+    return kernel_source("lane_sum_cpu.h", "group_norm_cpu.h")
 
 
 def group_norm_act(x, weight, bias, groups, eps, relu=False):

@@ -15,8 +15,8 @@ _SRC = """jseg_layer_norm::forward<in0_type>(in0_p, in1_p, in2_p, out0_p,
     in0->num / in0_shape{last}, in0_shape{last}, data["eps"]);"""
 
 
-def _header():  # the kernel source file (read once, cached)
-    return kernel_source("layer_norm_cpu.h")
+def _header():  # the kernel source file after its helper (read once, cached)
+    return kernel_source("lane_sum_cpu.h", "layer_norm_cpu.h")
 
 
 def applies(x, weight):

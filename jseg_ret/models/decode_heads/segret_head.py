@@ -40,7 +40,7 @@ from ...bricks import (
     is_foldable_bn,
 )
 from ...ops import bilinear, resize_nhwc
-from ...ops.fused_linear import FusedLinear, FusedMLP, applies, sum_act
+from ...ops.fused_linear import FusedLinear, FusedMLP, add_maps, applies
 from ...registry import HEADS
 from .decode_head import BaseDecodeHead
 
@@ -128,27 +128,20 @@ class FuseStages(ConvModule):
 
 
 class SumShiftAct(nn.Module):
-    """``linear_fuse`` after ``SegFormerHeadWithRes.fold_for_inference``: act(Σ resize(maps) +
-    shift) — the per-stage shares of the conv (and the BN's scale) already applied to each map;
-    on the CPU one two-threaded pass that resizes as it sums (``ops.bilinear.resize_sum_nhwc``;
-    ``act`` names ``activate`` for the kernels)."""
+    """``linear_fuse`` after ``SegFormerHeadWithRes.fold_for_inference``: activate(Σ resize(maps)
+    + shift) — the per-stage shares of the conv (and the BN's scale) already applied to each
+    map; with a ReLU on the CPU one two-threaded pass that resizes as it sums
+    (``ops.bilinear.resize_sum_nhwc``: the resized maps are never written)."""
 
-    def __init__(self, shift, activate, act):
+    def __init__(self, shift, activate):
         self._shift = _param(shift)
         self.activate = activate
-        self.act = act
 
     def execute(self, maps, size, align_corners):
-        if applies(*maps, self._shift) and self.act == "relu":
-            # resize, sum, shift and ReLU in one pass: the resized maps are never written
+        if isinstance(self.activate, nn.ReLU) and applies(*maps, self._shift):
             return bilinear.resize_sum_nhwc(maps, size, align_corners, self._shift, relu=True)
         maps = [resize_nhwc(m, size, align_corners=align_corners) for m in maps]
-        if applies(*maps, self._shift):
-            return sum_act(maps, self._shift, self.act)
-        total = maps[0]
-        for m in maps[1:]:
-            total = total + m
-        return self.activate(total + self._shift)
+        return self.activate(add_maps(*maps) + self._shift)
 
 
 @HEADS.register_module()
@@ -216,4 +209,4 @@ class SegFormerHeadWithRes(BaseDecodeHead):
             share = s[:, None] * w[:, j * e:(j + 1) * e]
             name = f"linear_c{i + 1}"
             setattr(self, name, _then_share(getattr(self, name), share))
-        self.linear_fuse = SumShiftAct(t, lf.activate, "relu")
+        self.linear_fuse = SumShiftAct(t, lf.activate)

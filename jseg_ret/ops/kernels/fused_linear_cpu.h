@@ -46,21 +46,19 @@ inline float erf_f(float a) {
 
 inline float gelu_f(float x) { return 0.5f * x * (1.0f + erf_f(x * 0.70710678118654752f)); }
 
+// act(v) for the kernel's epilogue ACT
+template <int ACT>
+inline float activate(float v) {
+  return ACT == GELU ? gelu_f(v) : ACT == RELU ? std::max(v, 0.0f) : v;
+}
+
 // rows [0, m) of y (row stride n) += b, then act
 template <int ACT>
 inline void epilogue(float* __restrict y, const float* __restrict b, idx_t m, idx_t n) {
   for (idx_t r = 0; r < m; ++r) {
     float* __restrict row = y + r * n;
-    if (ACT == GELU) {
-      #pragma omp simd
-      for (idx_t c = 0; c < n; ++c) row[c] = gelu_f(row[c] + b[c]);
-    } else if (ACT == RELU) {
-      #pragma omp simd
-      for (idx_t c = 0; c < n; ++c) row[c] = std::max(row[c] + b[c], 0.0f);
-    } else {
-      #pragma omp simd
-      for (idx_t c = 0; c < n; ++c) row[c] += b[c];
-    }
+    #pragma omp simd
+    for (idx_t c = 0; c < n; ++c) row[c] = activate<ACT>(row[c] + b[c]);
   }
 }
 
@@ -146,8 +144,7 @@ void linear_cf(const float* x, const float* w, const float* b, float* y, idx_t b
             float* __restrict row = y + (i * o + r) * p + p0;
             const float br = b[r];
             for (idx_t q = 0; q < n; ++q) {
-              const float v = t[q * o + r] + br;
-              row[q] = ACT == GELU ? gelu_f(v) : ACT == RELU ? std::max(v, 0.0f) : v;
+              row[q] = activate<ACT>(t[q * o + r] + br);
             }
           }
         }
@@ -162,16 +159,8 @@ void linear_cf(const float* x, const float* w, const float* b, float* y, idx_t b
     for (idx_t r = 0; r < o; ++r) {
       float* __restrict row = yi + r * p;
       const float br = b[r];
-      if (ACT == GELU) {
-        #pragma omp simd
-        for (idx_t k = 0; k < p; ++k) row[k] = gelu_f(row[k] + br);
-      } else if (ACT == RELU) {
-        #pragma omp simd
-        for (idx_t k = 0; k < p; ++k) row[k] = std::max(row[k] + br, 0.0f);
-      } else {
-        #pragma omp simd
-        for (idx_t k = 0; k < p; ++k) row[k] += br;
-      }
+      #pragma omp simd
+      for (idx_t k = 0; k < p; ++k) row[k] = activate<ACT>(row[k] + br);
     }
   }
 }
@@ -201,12 +190,9 @@ void sum_bias_act(const float* x, const float* const* adds, int nadd, const floa
         #pragma omp simd
         for (idx_t c = 0; c < n; ++c) yr[c] += ar[c];
       }
-      if (ACT == GELU) {
+      if (ACT != NONE) {
         #pragma omp simd
-        for (idx_t c = 0; c < n; ++c) yr[c] = gelu_f(yr[c]);
-      } else if (ACT == RELU) {
-        #pragma omp simd
-        for (idx_t c = 0; c < n; ++c) yr[c] = std::max(yr[c], 0.0f);
+        for (idx_t c = 0; c < n; ++c) yr[c] = activate<ACT>(yr[c]);
       }
     }
   }

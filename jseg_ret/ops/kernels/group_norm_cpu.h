@@ -1,7 +1,7 @@
 // GroupNorm (+ ReLU) over NCHW maps on the CPU (C++ + OpenMP), inference: per (sample, group)
 // one pass for the mean, one for the variance (two-pass, as PyTorch), one to normalize with
 // the per-channel affine map (and the ReLU). Jittor's nn.GroupNorm is several reduce and
-// element-wise kernels.
+// element-wise kernels. Needs lane_sum_cpu.h before it.
 // No at-sign characters in this file: Jittor's code-op preprocessor reserves them.
 #ifndef JSEG_GROUP_NORM_CPU_H
 #define JSEG_GROUP_NORM_CPU_H
@@ -14,18 +14,7 @@ namespace jseg_group_norm {
 
 typedef int64_t idx_t;
 
-// Sum of n doubles-accumulated floats with 8 independent partial sums (vectorisable).
-template <typename F>
-inline double lane_sum(idx_t n, F value) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  idx_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (int u = 0; u < 8; ++u) acc[u] += value(k + u);
-  double total = 0;
-  for (; k < n; ++k) total += value(k);
-  for (int u = 0; u < 8; ++u) total += acc[u];
-  return total;
-}
+using jseg_reduce::lane_sum;  // lane_sum_cpu.h, prepended by kernel_source
 
 // x, y (n, c, p) with p = H*W; gamma, beta (c); g groups of c/g channels.
 template <bool RELU>
@@ -36,9 +25,9 @@ void forward(const float* x, const float* gamma, const float* beta, float* y, id
   for (idx_t t = 0; t < n * g; ++t) {
     const float* xs = x + t * len;
     float* ys = y + t * len;
-    const double mean = lane_sum(len, [&](idx_t k) { return static_cast<double>(xs[k]); }) / len;
+    const double mean = lane_sum<double>(len, [&](idx_t k) { return static_cast<double>(xs[k]); }) / len;
     const float mf = static_cast<float>(mean);
-    const double var = lane_sum(len, [&](idx_t k) {
+    const double var = lane_sum<double>(len, [&](idx_t k) {
       const double d = static_cast<double>(xs[k] - mf);
       return d * d;
     }) / len;

@@ -1,6 +1,6 @@
 // LayerNorm over the last axis on the CPU (C++ + OpenMP), inference: per row one pass for the
 // mean, one for the variance, one to normalize (two-pass variance, as PyTorch; Jittor's
-// nn.LayerNorm uses E[x^2] - E[x]^2 across several kernels).
+// nn.LayerNorm uses E[x^2] - E[x]^2 across several kernels). Needs lane_sum_cpu.h before it.
 // No at-sign characters in this file: Jittor's code-op preprocessor reserves them.
 #ifndef JSEG_LAYER_NORM_CPU_H
 #define JSEG_LAYER_NORM_CPU_H
@@ -10,19 +10,7 @@
 
 namespace jseg_layer_norm {
 
-// Sum of n values with 8 independent partial sums, so the compiler vectorises it without
-// -ffast-math (a single accumulator is a serial dependency chain).
-template <typename T, typename F>
-inline T lane_sum(int64_t n, F value) {
-  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (int u = 0; u < 8; ++u) acc[u] += value(k + u);
-  T total = 0;
-  for (; k < n; ++k) total += value(k);
-  for (int u = 0; u < 8; ++u) total += acc[u];
-  return total;
-}
+using jseg_reduce::lane_sum;  // lane_sum_cpu.h, prepended by kernel_source
 
 template <typename T>
 void forward(const T* x, const T* weight, const T* bias, T* y, int64_t rows, int64_t c,
