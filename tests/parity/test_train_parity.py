@@ -20,6 +20,8 @@ from jseg_ret.models.decode_heads.ham_head import NMF2D
 from jseg_ret.parity import train_compare, train_inputs, train_parity
 from tests.helpers.paths import ROOT
 
+import jittor as jt
+
 CONFIGS = {"segret_t_ade20k": os.path.join(ROOT, "configs", "segret",
                                            "segret-t_512x512_ade20k.py"),
            "segnext_t_ade20k": os.path.join(ROOT, "configs", "segnext",
@@ -183,6 +185,10 @@ def test_planted_batchnorm_in_eval_mode_fails(shared_dir, monkeypatch):
 
 
 def test_planted_nmf_without_fixed_bases_fails(shared_dir, monkeypatch):
+    # random bases from a fixed seed (an unseeded draw can land close enough to pass), and none
+    # left on the cached model by an earlier test
+    load_model("segnext_t_ade20k", shared_dir).decode_head.set_initial_bases(None)
+    jt.set_global_seed(0)
     monkeypatch.setattr(NMF2D, "set_initial_bases", lambda self, bases: None)
     result = one_step_comparison("segnext_t_ade20k", shared_dir)
     assert failing_names(result, "loss") == {"loss"}
